@@ -1,0 +1,45 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Both create what they need (.venv), are idempotent and say what they do.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PACKAGE_FILES := pyproject.toml tap-dap/pyproject.toml target-dap-sql/pyproject.toml
+
+.PHONY: help venv lint typecheck pytest test demo clean
+
+help:
+	@echo "make demo   run the main job offline: dap-sim -> tap-dap -> target-dap-sql (DuckDB)"
+	@echo "make test   ruff (lint + format check), mypy on both packages, the whole pytest suite"
+
+$(STAMP): $(PACKAGE_FILES)
+	@echo "==> creating $(VENV) and installing tap-dap, target-dap-sql and the dev tools"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -e ./tap-dap -e ./target-dap-sql --group dev
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	@echo "==> ruff check"
+	@$(VENV)/bin/ruff check .
+	@echo "==> ruff format --check"
+	@$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	@echo "==> mypy tap-dap target-dap-sql"
+	@$(VENV)/bin/mypy tap-dap/tap_dap target-dap-sql/target_dap_sql
+
+pytest: $(STAMP)
+	@echo "==> pytest"
+	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+demo: $(STAMP)
+	@$(PY) scripts/demo.py
+
+clean:
+	rm -rf $(VENV) .meltano data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""tap-dap: a Singer tap for Instructure's Data Access Platform (DAP) Query API."""

@@ -1,0 +1,1 @@
+"""dap-sim: an offline simulator of the DAP Query API for demos, tests and benchmarks."""
