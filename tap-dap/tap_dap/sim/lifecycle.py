@@ -78,15 +78,11 @@ class Lifecycle:
             return insert_epoch + 1 + (h >> 20) % self.profile.delete_span
         return None
 
-    def is_stable(self, ordinal: int) -> bool:
-        """True for a row that is never deleted: a safe foreign-key target."""
-        return mix64(self._life_salt ^ (ordinal * GOLDEN)) % 1000 >= self._delete_cut
-
     def stable_picker(self) -> Callable[[int, int], int]:
         """A fast chooser ``(hash, epoch) -> ordinal`` of never-deleted rows existing at epoch.
 
-        Foreign keys point only at such rows, so they never dangle. The SplitMix64 step of
-        ``is_stable`` is inlined: this runs several times per generated row.
+        Foreign keys point only at such rows, so they never dangle. The hash of
+        ``delete_epoch`` is inlined: this runs several times per generated row.
         """
         n0, rate, life_salt, cut = self.n0, self._rate, self._life_salt, self._delete_cut
         m1, m2 = 0xBF58_476D_1CE4_E5B9, 0x94D0_49BB_1331_11EB
