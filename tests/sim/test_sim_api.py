@@ -201,6 +201,10 @@ def test_expired_job_is_404(dap_sim_factory: Callable[..., SimServer]) -> None:
     error = _error(client.post("/dap/object/url", [{"id": job["objects"][0]["id"]}]), 404)
     assert error["kind"] == "object"
     assert _error(client.get("/dap/job/no-such-job"), 404)["id"] == "no-such-job"
+    job_files = sim.data_dir / "jobs" / job["id"]
+    assert job_files.is_dir()
+    client.start_job("canvas", "roles", {"format": "tsv"})
+    assert not job_files.exists(), "expired jobs' files are deleted"
 
 
 @pytest.mark.parametrize(
