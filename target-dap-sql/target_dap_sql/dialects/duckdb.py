@@ -101,7 +101,11 @@ class DuckDBDialect(Dialect):
         assert url.path is not None
         try:
             url.path.parent.mkdir(parents=True, exist_ok=True)
-            self.connection = duckdb.connect(str(url.path))
+            # Row order is carried by the input-line column, so DuckDB may reorder freely
+            # (and buffer less) while reading staging files.
+            self.connection = duckdb.connect(
+                str(url.path), config={"preserve_insertion_order": False}
+            )
         except (OSError, duckdb.Error) as error:
             raise TargetError(f"cannot open DuckDB database {url.url}: {error}") from error
         self.staging_dir = Path(tempfile.mkdtemp(prefix="target-dap-sql-"))
