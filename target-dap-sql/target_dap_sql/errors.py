@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
+
 
 class TargetError(Exception):
     """A failure the user can act on: names the stream, column and input line where known.
@@ -19,3 +21,11 @@ class TargetError(Exception):
         if self.line is None:
             return self.message
         return f"input line {self.line}: {self.message}"
+
+
+class RecordBeforeSchemaError(TargetError, RecordsWithoutSchemaException):
+    """A RECORD (or ACTIVATE_VERSION) for a stream whose SCHEMA has not arrived."""
+
+
+class MissingKeyError(TargetError, MissingKeyPropertiesError):
+    """A record without a value for one of its stream's key properties."""

@@ -82,6 +82,7 @@ class SingerLineReader(GenericSingerReader[bytes]):
                     error.line = number
                 raise
             except (SingerSDKError, InvalidInputLine) as error:
-                raise TargetError(str(error).splitlines()[0], line=number) from error
+                error.add_note(f"input line {number}")
+                raise
             stats[kind] += 1
         return stats

@@ -9,12 +9,14 @@ import click
 import orjson
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.exceptions import SingerSDKError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_dap_sql.database_url import parse_database_url
 from target_dap_sql.dialects import open_dialect
 from target_dap_sql.dialects.base import Dialect, LoadMethod, LoadOptions
-from target_dap_sql.errors import TargetError
+from target_dap_sql.errors import RecordBeforeSchemaError, TargetError
 from target_dap_sql.reader import SingerLineReader
 from target_dap_sql.sinks import DapSqlSink
 
@@ -196,7 +198,9 @@ class TargetDapSql(Target):
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         stream = message_dict["stream"]
         if stream not in self.mapper.stream_maps:
-            raise TargetError(f"ACTIVATE_VERSION for stream {stream!r} before its SCHEMA")
+            raise RecordBeforeSchemaError(
+                f"ACTIVATE_VERSION for stream {stream!r} arrived before its SCHEMA message"
+            )
         if not self.config.get("process_activate_version_messages", True):
             self.logger.info("Ignoring ACTIVATE_VERSION for %s (setting is off)", stream)
             return
@@ -227,6 +231,8 @@ class TargetDapSql(Target):
             super().invoke(
                 about=about, about_format=about_format, config=config, file_input=file_input
             )
-        except TargetError as error:
-            click.echo(f"{cls.name}: error: {error}", err=True)
+        except (TargetError, SingerSDKError, InvalidInputLine) as error:
+            notes = "; ".join(getattr(error, "__notes__", []))
+            where = f"{notes}: " if notes else ""
+            click.echo(f"{cls.name}: error: {where}{error}", err=True)
             sys.exit(1)

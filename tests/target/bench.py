@@ -33,9 +33,14 @@ def generate(path: Path, rows: int) -> None:
     schema, key = load_dap_table(DAP_SCHEMAS / "canvas" / "submissions.json")
     rnd = random.Random(42)
     with path.open("wb") as out:
-        out.writelines(singer_lines("canvas-submissions", schema, key,
-                                    (sample_record(schema, i, rnd, long_strings=False)
-                                     for i in range(rows))))
+        out.writelines(
+            singer_lines(
+                "canvas-submissions",
+                schema,
+                key,
+                (sample_record(schema, i, rnd, long_strings=False) for i in range(rows)),
+            )
+        )
         out.write(b'{"type":"STATE","value":{"bookmarks":{"canvas-submissions":{}}}}\n')
 
 
@@ -44,8 +49,13 @@ def run(config: dict[str, object], data: Path, workdir: Path) -> tuple[float, fl
     config_path.write_text(json.dumps(config))
     start = time.perf_counter()
     with data.open("rb") as stdin:
-        subprocess.run([str(TARGET), "--config", str(config_path)], stdin=stdin,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            [str(TARGET), "--config", str(config_path)],
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
     seconds = time.perf_counter() - start
     rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return seconds, rss_mb
@@ -71,8 +81,10 @@ def main() -> None:
                 ("duckdb", {"database_url": f"duckdb:///{workdir / 'bench.duckdb'}"}),
             ):
                 seconds, rss = run(config, data, workdir)
-                print(f"{name:>10}: {seconds:6.1f} s  {args.rows / seconds:9,.0f} rows/s  "
-                      f"peak RSS so far {rss:.0f} MB")
+                print(
+                    f"{name:>10}: {seconds:6.1f} s  {args.rows / seconds:9,.0f} rows/s  "
+                    f"peak RSS so far {rss:.0f} MB"
+                )
         finally:
             with psycopg.connect(args.postgres, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

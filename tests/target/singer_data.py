@@ -29,7 +29,7 @@ IP_TYPES = {
     "#/components/schemas/IPv4Address": {"type": "string", "format": "ipv4"},
     "#/components/schemas/IPv6Address": {"type": "string", "format": "ipv6"},
 }
-TRICKY_TEXT = "it's \"quoted\" \\ back\tslash\nnew line, ünïcödé ✓ 漢字"
+TRICKY_TEXT = 'it\'s "quoted" \\ back\tslash\nnew line, ünïcödé ✓ 漢字'
 
 
 def dap_tables() -> list[Path]:
@@ -76,7 +76,8 @@ def singer_schema(dap_schema: Mapping[str, Any]) -> tuple[dict[str, Any], list[s
         properties[name] = resolved if name in required else _nullable(resolved)
     properties["_dap_ts"] = {"type": "string", "format": "date-time"}
     properties["_sdc_deleted_at"] = {"type": ["string", "null"], "format": "date-time"}
-    return {"type": "object", "properties": properties}, ["id"]
+    key = "id" if "id" in properties else next(iter(dap_schema.get("required", properties)))
+    return {"type": "object", "properties": properties}, [key]
 
 
 def load_dap_table(path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -94,8 +95,11 @@ def _non_null(prop: Mapping[str, Any]) -> dict[str, Any]:
     return dict(prop)
 
 
-def sample_value(  # noqa: C901, PLR0911, PLR0912 - one branch per DAP type shape
-    prop: Mapping[str, Any], rnd: random.Random, *, allow_null: bool = True,
+def sample_value(  # noqa: PLR0911, PLR0912 - one branch per DAP type shape
+    prop: Mapping[str, Any],
+    rnd: random.Random,
+    *,
+    allow_null: bool = True,
     long_strings: bool = True,
 ) -> Any:
     """A value of the property's type that a database must store and give back unchanged."""
@@ -126,10 +130,12 @@ def sample_value(  # noqa: C901, PLR0911, PLR0912 - one branch per DAP type shap
     if kind == "boolean":
         return rnd.random() < 0.5
     if kind == "string":
+        day = f"20{rnd.randint(10, 29)}-0{rnd.randint(1, 9)}-1{rnd.randint(0, 9)}"
         if fmt == "date-time":
-            return f"20{rnd.randint(10, 29)}-0{rnd.randint(1, 9)}-1{rnd.randint(0, 9)}T0{rnd.randint(0, 9)}:1{rnd.randint(0, 9)}:2{rnd.randint(0, 9)}.{rnd.randint(0, 999999):06d}Z"
+            clock = f"0{rnd.randint(0, 9)}:1{rnd.randint(0, 9)}:2{rnd.randint(0, 9)}"
+            return f"{day}T{clock}.{rnd.randint(0, 999999):06d}Z"
         if fmt == "date":
-            return f"20{rnd.randint(10, 29)}-0{rnd.randint(1, 9)}-1{rnd.randint(0, 9)}"
+            return day
         if fmt == "uuid":
             return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
         if fmt == "ipv4":
@@ -141,32 +147,50 @@ def sample_value(  # noqa: C901, PLR0911, PLR0912 - one branch per DAP type shap
         return f"{rnd.randint(0, 10**6)} {text}"
     if kind == "array":
         items = prop.get("items", {"type": "string"})
-        return [sample_value(items, rnd, allow_null=False, long_strings=long_strings)
-                for _ in range(rnd.randint(0, 3))]
+        return [
+            sample_value(items, rnd, allow_null=False, long_strings=long_strings)
+            for _ in range(rnd.randint(0, 3))
+        ]
     if kind == "object" or "properties" in prop:
-        return {k: sample_value(v, rnd, long_strings=long_strings)
-                for k, v in prop.get("properties", {}).items()}
+        return {
+            k: sample_value(v, rnd, long_strings=long_strings)
+            for k, v in prop.get("properties", {}).items()
+        }
     return TRICKY_TEXT
 
 
 def sample_record(
-    schema: Mapping[str, Any], key: int, rnd: random.Random, *, long_strings: bool = True
+    schema: Mapping[str, Any],
+    key: int,
+    rnd: random.Random,
+    *,
+    long_strings: bool = True,
+    key_name: str = "id",
 ) -> dict[str, Any]:
-    record = {name: sample_value(prop, rnd, long_strings=long_strings)
-              for name, prop in schema["properties"].items()}
-    record["id"] = key
+    record = {
+        name: sample_value(prop, rnd, long_strings=long_strings)
+        for name, prop in schema["properties"].items()
+    }
+    fmt = _non_null(schema["properties"][key_name]).get("format")
+    record[key_name] = str(uuid.UUID(int=key + 1, version=4)) if fmt == "uuid" else key
     record["_dap_ts"] = "2024-05-06T07:08:09.123456Z"
     record["_sdc_deleted_at"] = None
     return record
 
 
 def singer_lines(
-    stream: str, schema: dict[str, Any], key: list[str], records: Iterator[dict[str, Any]],
-    *, version: int | None = 1,
+    stream: str,
+    schema: dict[str, Any],
+    key: list[str],
+    records: Iterator[dict[str, Any]],
+    *,
+    version: int | None = 1,
 ) -> Iterator[bytes]:
     """SCHEMA then one RECORD line per record (bytes, newline-terminated)."""
-    yield orjson.dumps({"type": "SCHEMA", "stream": stream, "schema": schema,
-                        "key_properties": key}) + b"\n"
+    yield (
+        orjson.dumps({"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": key})
+        + b"\n"
+    )
     for record in records:
         message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
         if version is not None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from target_dap_sql.columns import BATCHED_AT, DELETED_AT, TABLE_VERSION, Column, TableSpec
-from target_dap_sql.errors import TargetError
+from target_dap_sql.errors import MissingKeyError, TargetError
 from target_dap_sql.evolution import ExistingTable, Plan, plan_evolution
 from target_dap_sql.identifiers import fit_name, quote
 
@@ -256,11 +256,16 @@ class Dialect(abc.ABC):
         row = self.execute(f"SELECT {select} FROM {staged}")[0]
         found = [(line, name) for (name, _), line in zip(checks, row, strict=True) if line]
         if found:
-            line, name = min(found, key=lambda pair: int(str(pair[0])))
-            what = "key property" if name in table.key else "required (NOT NULL) column"
+            line, name = min(found, key=lambda pair: int(pair[0]))
+            if name in table.key:
+                raise MissingKeyError(
+                    f"{table.label()}: the record has no value for key property {name!r}",
+                    line=int(line),
+                )
             raise TargetError(
-                f"{table.label()}: the record has no value for {what} {name!r}",
-                line=int(str(line)),
+                f"{table.label()}: the record has no value for required (NOT NULL) column "
+                f"{name!r}; its schema type does not admit null",
+                line=int(line),
             )
 
     def _append(self, table: LoadTable, staged: str) -> None:
