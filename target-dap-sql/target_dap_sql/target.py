@@ -192,7 +192,7 @@ class TargetDapSql(Target):
             self._handle_max_record_age()
             return
         self.current_version = version
-        message_dict["record"] = orjson.loads(message_dict["record"])
+        message_dict["record"] = orjson.loads(bytes(message_dict["record"]))
         super()._process_record_message(message_dict)
 
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
