@@ -23,8 +23,14 @@ def check_views(db: Database) -> None:
 
 @pytest.mark.parametrize(
     "step",
-    ["new_column", "new_enum_value", "new_enum_column", "not_null_relaxed", "int32_to_int64",
-     "column_dropped"],
+    [
+        "new_column",
+        "new_enum_value",
+        "new_enum_column",
+        "not_null_relaxed",
+        "int32_to_int64",
+        "column_dropped",
+    ],
 )
 def test_evolution_step_under_dependent_views(db: Database, step: str) -> None:
     db.load(fixture("evolve_base"))

@@ -21,8 +21,9 @@ def deleted(db: Database) -> set[int]:
 def test_snapshot_loads_with_state_after_commit(db: Database) -> None:
     state = db.load(fixture("courses_snapshot"))
     assert names(db) == {1: "Math", 2: "Art", 3: "History"}
-    assert state == [{"bookmarks": {"canvas-courses": {"replication_key_value":
-                                                      "2024-01-01T00:00:00Z"}}}]
+    assert state == [
+        {"bookmarks": {"canvas-courses": {"replication_key_value": "2024-01-01T00:00:00Z"}}}
+    ]
     row = db.rows(COURSES, ["_sdc_table_version", "_sdc_batched_at", "_dap_ts"])[0]
     assert row["_sdc_table_version"] == 1
     assert row["_sdc_batched_at"] is not None

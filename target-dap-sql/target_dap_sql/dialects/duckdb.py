@@ -314,6 +314,7 @@ class DuckDBDialect(Dialect):
                 f"columns = {columns}, maximum_object_size = 1073741824)"
             )
         except duckdb.Error as error:
+            self.rollback()  # the failed transaction would refuse the diagnosis queries
             raise self._read_error(table, stage, error) from error
         self._check_enums(table, relation)
         return relation

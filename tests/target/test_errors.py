@@ -1,0 +1,105 @@
+"""Bad input ends the CLI with exit code 1 and one clear line; committed rows stay."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.target.harness import FIXTURES, Database, fixture
+
+CLI = str(Path(sys.executable).parent / "target-dap-sql")
+
+
+def run_cli(
+    config: dict[str, object], data: bytes, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    return subprocess.run(
+        [CLI, "--config", str(config_file)],
+        input=data.decode(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [
+        line for line in result.stderr.splitlines() if line.startswith("target-dap-sql: error")
+    ]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("case", "line", "words"),
+    [
+        ("bad_malformed_json", 6, ["not a valid Singer message"]),
+        ("bad_record_before_schema", 1, ["before its SCHEMA", "canvas-courses"]),
+        ("bad_value_rejected", 6, ["canvas-courses", "account_id"]),
+        ("bad_enum_value", 5, ["canvas-courses", "workflow_state"]),
+        ("bad_missing_required", 5, ["canvas-courses", "workflow_state"]),
+        ("bad_missing_key", 5, ["canvas-courses", "key property 'id'"]),
+        ("bad_nul_character", 5, ["canvas-courses", "column 'name'", "NUL"]),
+    ],
+)
+def test_bad_input_exits_with_one_clear_line(
+    db: Database, tmp_path: Path, case: str, line: int, words: list[str]
+) -> None:
+    if case == "bad_nul_character" and db.kind == "duckdb":
+        pytest.skip("DuckDB stores NUL characters (test_types covers it)")
+    db.load(fixture("courses_snapshot"))
+    result = run_cli(db.config(batch_size_rows=2), fixture(case), tmp_path)
+    assert result.returncode == 1
+    message = error_line(result)
+    assert f"input line {line}:" in message
+    for word in words:
+        assert word in message
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""  # no STATE after a failure
+    if case != "bad_record_before_schema":
+        rows = {r["id"]: r["name"] for r in db.rows("canvas.courses", ["id", "name"])}
+        assert rows[3] in ("History", "c3")  # committed rows intact
+        assert rows[1] in ("Math", "c1")
+
+
+def test_hostile_names_load(db: Database) -> None:
+    db.load(fixture("hostile_names"))
+    schema = 'we"ird'
+    table = "tab'le; drop"
+    quoted = '"' + schema.replace('"', '""') + '"."' + table + '"'
+    rows = db.query(f"SELECT * FROM {quoted}")
+    assert len(rows) == 1
+    assert "it's" in rows[0]
+    assert "long" in rows[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://loader:s3cr3t-pw@127.0.0.1:1/nowhere",
+        "postgresql://loader:s3cr3t-pw@no-such-host.invalid:5432/db",
+        "mysql://loader:s3cr3t-pw@127.0.0.1/db",
+        "not a url at all s3cr3t-pw",
+    ],
+)
+def test_bad_database_url_never_prints_the_password(tmp_path: Path, url: str) -> None:
+    result = run_cli({"database_url": url}, fixture("courses_snapshot"), tmp_path)
+    assert result.returncode == 1
+    message = error_line(result)
+    assert "database_url" in message or "PostgreSQL" in message
+    assert "s3cr3t-pw" not in result.stderr + result.stdout
+
+
+def test_fixture_files_are_valid_singer() -> None:
+    for path in FIXTURES.glob("*.singer"):
+        if path.stem == "bad_malformed_json":
+            continue
+        for text in path.read_text().splitlines():
+            assert json.loads(text)["type"]
