@@ -182,7 +182,9 @@ class TargetDapSql(Target):
         stream = message_dict["stream"]
         sink = self._sinks_active.get(stream)
         if sink is None:
-            raise TargetError(f"a RECORD for stream {stream!r} arrived before its SCHEMA message")
+            raise RecordBeforeSchemaError(
+                f"a RECORD for stream {stream!r} arrived before its SCHEMA message"
+            )
         version = message_dict.get("version")
         if self._fast_path:
             assert isinstance(sink, DapSqlSink)

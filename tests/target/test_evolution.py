@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from target_dap_sql.errors import TargetError
+
 from tests.target.harness import Database, fixture
 
 TABLE = "canvas.evolving"

@@ -133,3 +133,20 @@ def test_validate_records_path_gives_the_same_rows(db: Database) -> None:
     db.load(fixture("courses_deletes"), validate_records=True)
     assert names(db) == {1: "Math", 2: "Art", 3: "History"}
     assert deleted(db) == {2}
+
+
+def test_missing_value_for_not_null_column_relaxes_it(db: Database) -> None:
+    """A property outside `required` may be absent (JSON Schema): the column learns it."""
+    db.load(fixture("courses_snapshot"))
+    db.load(fixture("courses_missing_required_value"))
+    rows = {r["id"]: r for r in db.rows(COURSES)}
+    assert rows[3]["name"] == "x"
+    assert rows[3]["workflow_state"] is None
+    assert db.columns(COURSES)["workflow_state"][1] is True
+
+
+def test_nul_characters(db: Database) -> None:
+    """PostgreSQL cannot store NUL in text: it is removed (with a warning); DuckDB keeps it."""
+    db.load(fixture("courses_nul_character"))
+    name = {r["id"]: r["name"] for r in db.rows(COURSES, ["id", "name"])}[3]
+    assert name == ("ab" if db.kind == "postgresql" else "a\x00b")

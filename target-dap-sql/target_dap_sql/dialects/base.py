@@ -99,6 +99,7 @@ class Dialect(abc.ABC):
     def __init__(self, options: LoadOptions) -> None:
         self.options = options
         self._overwritten: set[str] = set()
+        self._relaxed: dict[str, set[str]] = {}
 
     # -- catalog and DDL (each dialect) -------------------------------------------------
 
@@ -242,31 +243,48 @@ class Dialect(abc.ABC):
             ) from error
 
     def _check_required(self, table: LoadTable, stage: Stage, staged: str) -> None:
-        """Name the first record missing a key or a NOT NULL value (deletes carry keys only)."""
+        """Fail on a record without its key; relax a NOT NULL column a record leaves empty.
+
+        Deletes carry only their key, so they never count as missing a value.
+        """
         checks: list[tuple[str, str]] = [(k, f"{quote(k)} IS NULL") for k in table.key]
         deleted = f"{quote(DELETED_AT)} IS NOT NULL"
+        relaxed = self._relaxed.get(table.qualified, set())
         checks += [
             (c.name, f"{quote(c.name)} IS NULL AND NOT ({deleted})")
             for c in table.columns
-            if not c.nullable and c.name not in table.key and c.name in self.data_columns(table)
+            if not c.nullable
+            and c.name not in table.key
+            and c.name not in relaxed
+            and c.name in self.data_columns(table)
         ]
         if not checks:
             return
         select = ", ".join(f"min({quote(LINE)}) FILTER (WHERE {cond})" for _, cond in checks)
         row = self.execute(f"SELECT {select} FROM {staged}")[0]
-        found = [(line, name) for (name, _), line in zip(checks, row, strict=True) if line]
-        if found:
-            line, name = min(found, key=lambda pair: int(pair[0]))
-            if name in table.key:
-                raise MissingKeyError(
-                    f"{table.label()}: the record has no value for key property {name!r}",
-                    line=int(line),
-                )
-            raise TargetError(
-                f"{table.label()}: the record has no value for required (NOT NULL) column "
-                f"{name!r}; its schema type does not admit null",
-                line=int(line),
+        found = [(int(line), name) for (name, _), line in zip(checks, row, strict=True) if line]
+        missing_keys = sorted((line, name) for line, name in found if name in table.key)
+        if missing_keys:
+            line, name = missing_keys[0]
+            raise MissingKeyError(
+                f"{table.label()}: the record has no value for key property {name!r}", line=line
             )
+        for line, name in sorted(found):
+            # A value missing where the schema's type has no null: the property is optional
+            # in JSON Schema terms (not in `required`), so the column learns it, as when a
+            # source relaxes a column. Committed with the batch.
+            if name not in self._relaxed.setdefault(table.qualified, set()):
+                self._relaxed[table.qualified].add(name)
+                logger.warning(
+                    "%s: input line %d has no value for NOT NULL column %r; making the "
+                    "column nullable",
+                    table.label(),
+                    line,
+                    name,
+                )
+                self.execute(
+                    f"ALTER TABLE {table.qualified} ALTER COLUMN {quote(name)} DROP NOT NULL"
+                )
 
     def _append(self, table: LoadTable, staged: str) -> None:
         columns = self.data_columns(table)

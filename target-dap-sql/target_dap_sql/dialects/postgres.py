@@ -27,6 +27,7 @@ from target_dap_sql.dialects.base import (
     LoadOptions,
     LoadTable,
     Stage,
+    logger,
 )
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
@@ -93,6 +94,16 @@ def _contains_nul(value: object) -> bool:
     return False
 
 
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 class PostgresStage(Stage):
     """Rows of one table's batch, streamed by COPY into a session temp table."""
 
@@ -112,17 +123,18 @@ class PostgresStage(Stage):
         ]
         self.sources = [s for s, _ in pairs]
         self.json_positions = [i for i, (_, c) in enumerate(pairs) if c.kind == Kind.JSON]
+        self.nul_warned: set[str] = set()
         self._copy: Copy | None = None
         self._copy_context: AbstractContextManager[Copy] | None = None
 
     def add(self, line: int, version: int | None, record: bytes) -> None:
         record = bytes(record)  # msgspec.Raw from the reader: a buffer, not searchable
-        if b"\\u0000" in record:
-            self._reject_nul(line, record)
         try:
             values = orjson.loads(record)
         except orjson.JSONDecodeError:  # integers beyond 64 bits, for one
-            values = json.loads(bytes(record), parse_float=Decimal)
+            values = json.loads(record, parse_float=Decimal)
+        if b"\\u0000" in record:
+            values = self._strip_nul(line, values)
         row: list[Any] = [values.get(source) for source in self.sources]
         for i in self.json_positions:
             if row[i] is not None:
@@ -139,15 +151,21 @@ class PostgresStage(Stage):
         except (TypeError, ValueError) as error:  # a value psycopg cannot send as text
             raise TargetError(f"{self.table.label()}: {error}", line=line) from error
 
-    def _reject_nul(self, line: int, record: bytes) -> None:
-        for key, value in orjson.loads(record).items():
+    def _strip_nul(self, line: int, values: dict[str, Any]) -> dict[str, Any]:
+        """PostgreSQL text and jsonb cannot hold NUL (\\u0000): drop the character, say where."""
+        for key, value in values.items():
             if _contains_nul(value):
-                raise TargetError(
-                    f"{self.table.label()}, column {key!r}: the value contains a NUL "
-                    "character (\\u0000), which PostgreSQL text cannot store; remove it at "
-                    "the source or with a stream map",
-                    line=line,
-                )
+                values[key] = _without_nul(value)
+                if key not in self.nul_warned:
+                    self.nul_warned.add(key)
+                    logger.warning(
+                        "%s, column %r, input line %d: removed NUL characters, which "
+                        "PostgreSQL cannot store (reported once per column)",
+                        self.table.label(),
+                        key,
+                        line,
+                    )
+        return values
 
     def start_copy(self) -> Copy:
         cursor = self.dialect.connection.cursor()
