@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 import typing as t
 
@@ -196,6 +197,19 @@ class TargetDapSql(Target):
         self.current_version = version
         message_dict["record"] = orjson.loads(bytes(message_dict["record"]))
         super()._process_record_message(message_dict)
+
+    def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
+        """Pass a STATE on at once when no sink holds records (all before it are committed).
+
+        The SDK otherwise holds it until the next full drain (at most every 5 minutes), so
+        a crash would lose bookmarks of tables that were already loaded.
+        """
+        super()._process_state_message(message_dict)
+        if self._latest_state and not any(
+            sink.current_size for sink in (*self._sinks_active.values(), *self._sinks_to_clear)
+        ):
+            self._write_state_message(copy.deepcopy(self._latest_state))
+            self._latest_state = None
 
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         stream = message_dict["stream"]

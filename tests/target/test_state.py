@@ -39,6 +39,7 @@ def test_every_emitted_state_follows_its_committed_records(db: Database, tmp_pat
     emitted = [json.loads(line)["after"] for line in result.stdout.splitlines()]
     for after in emitted:
         assert set(range(1, after + 1)) <= committed
+    assert 35 in emitted  # batch 31-35 committed, then STATE 35 left at once
     assert 41 not in emitted
 
 
