@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import typing as t
 
-import orjson
 from singer_sdk.sinks import BatchSink
 
 from target_dap_sql.columns import table_spec
@@ -77,16 +76,15 @@ class DapSqlSink(BatchSink):
         self.table = dialect.prepare_table(spec)
         self.stage = dialect.open_stage(self.table)
 
-    def stage_raw(self, line: int, version: int | None, record: bytes) -> None:
-        """Fast path: the record's raw JSON, straight from the reader."""
+    def stage_raw(self, line: int, version: int | None, record: t.Any) -> None:
+        """Fast path: the record as the reader left it (raw JSON or a dict)."""
         self.stage.add(line, version, record)
         self.tally_record_read()
         self.fast_records += 1
 
     def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
         """SDK path (validation or stream maps on): the record as the SDK left it."""
-        raw = orjson.dumps(record, default=str)
-        self.stage.add(self.target.current_line, self.target.current_version, raw)
+        self.stage.add(self.target.current_line, self.target.current_version, record)
 
     def process_batch(self, context: dict[str, t.Any]) -> None:
         size = self.stage.size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import sys
 import typing as t
 
@@ -15,7 +16,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_dap_sql.database_url import parse_database_url
-from target_dap_sql.dialects import open_dialect
+from target_dap_sql.dialects import dialect_class_for, open_dialect
 from target_dap_sql.dialects.base import Dialect, LoadMethod, LoadOptions
 from target_dap_sql.errors import RecordBeforeSchemaError, TargetError
 from target_dap_sql.reader import SingerLineReader
@@ -124,6 +125,10 @@ class TargetDapSql(Target):
         self.current_version: int | None = None
         url = parse_database_url(str(self.config.get("database_url", "duckdb:///dap.duckdb")))
         self._url = url
+        if isinstance(self.message_reader, SingerLineReader):
+            dialect_class = dialect_class_for(url)
+            self.message_reader.raw_records = dialect_class.raw_records
+            self.message_reader.strip_nul = not dialect_class.text_holds_nul
         self._fast_path = not (
             self.config.get("validate_records", False)
             or self.config.get("stream_maps")
@@ -195,7 +200,8 @@ class TargetDapSql(Target):
             self._handle_max_record_age()
             return
         self.current_version = version
-        message_dict["record"] = orjson.loads(bytes(message_dict["record"]))
+        if not isinstance(message_dict["record"], dict):
+            message_dict["record"] = orjson.loads(bytes(message_dict["record"]))
         super()._process_record_message(message_dict)
 
     def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
@@ -243,6 +249,10 @@ class TargetDapSql(Target):
         file_input: t.IO[str] | None = None,
     ) -> None:
         """Run the target; a `TargetError` ends it with one clear line and exit code 1."""
+        # Records are short-lived and build no reference cycles: collecting after every
+        # 700 new containers (the default) costs about a sixth of the per-record time.
+        gc.freeze()
+        gc.set_threshold(100_000, 50, 100)
         try:
             super().invoke(
                 about=about, about_format=about_format, config=config, file_input=file_input

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from target_dap_sql.columns import BATCHED_AT, DELETED_AT, TABLE_VERSION, Column, TableSpec
+from target_dap_sql.database_url import DatabaseUrl
 from target_dap_sql.errors import MissingKeyError, TargetError
 from target_dap_sql.evolution import ExistingTable, Plan, plan_evolution
 from target_dap_sql.identifiers import fit_name, quote
@@ -76,8 +77,8 @@ class Stage(abc.ABC):
         return len(self.lines)
 
     @abc.abstractmethod
-    def add(self, line: int, version: int | None, record: bytes) -> None:
-        """Stage one record (its raw JSON), remembering its input line."""
+    def add(self, line: int, version: int | None, record: Any) -> None:
+        """Stage one record (raw JSON bytes or a dict, as the dialect's `raw_records` says)."""
 
     def input_line(self, staged_row: int) -> int | None:
         """Input line of the n-th staged row (1-based), as database errors count rows."""
@@ -94,9 +95,12 @@ class Dialect(abc.ABC):
 
     default_schema: str
     max_identifier_bytes: int | None = None
+    raw_records = True  # stages take a record's raw JSON bytes (else the parsed dict)
+    text_holds_nul = True  # False: NUL characters are removed before staging
     case_insensitive_names: bool = False
 
-    def __init__(self, options: LoadOptions) -> None:
+    def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
+        self.url = url
         self.options = options
         self._overwritten: set[str] = set()
         self._relaxed: dict[str, set[str]] = {}

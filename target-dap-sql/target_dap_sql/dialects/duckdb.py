@@ -77,7 +77,9 @@ class DuckDBStage(Stage):
         self.table = table
         self.file: IO[bytes] = path.open("wb", buffering=1 << 20)
 
-    def add(self, line: int, version: int | None, record: bytes) -> None:
+    def add(self, line: int, version: int | None, record: Any) -> None:
+        if isinstance(record, dict):  # from the SDK path (validation or stream maps on)
+            record = orjson.dumps(record, default=str)
         self.lines.append(line)
         head = b'{"l":%d,"v":%s,"r":' % (line, b"null" if version is None else b"%d" % version)
         self.file.write(head)
@@ -97,7 +99,7 @@ class DuckDBDialect(Dialect):
     case_insensitive_names = True
 
     def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
-        super().__init__(options)
+        super().__init__(url, options)
         assert url.path is not None
         try:
             url.path.parent.mkdir(parents=True, exist_ok=True)

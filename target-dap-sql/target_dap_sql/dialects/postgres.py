@@ -9,10 +9,8 @@ uuid itself; Python only turns JSON into row tuples.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from contextlib import AbstractContextManager
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -27,7 +25,6 @@ from target_dap_sql.dialects.base import (
     LoadOptions,
     LoadTable,
     Stage,
-    logger,
 )
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
@@ -84,26 +81,6 @@ def _kind_of(type_name: str, type_type: str) -> Kind:
     return _KINDS.get(type_name, Kind.OTHER)
 
 
-def _contains_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
-    return False
-
-
-def _without_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_nul(v) for v in value]
-    return value
-
-
 class PostgresStage(Stage):
     """Rows of one table's batch, streamed by COPY into a session temp table."""
 
@@ -122,20 +99,18 @@ class PostgresStage(Stage):
             (s, c) for s, c in zip(table.sources, table.columns, strict=True) if c.name in data
         ]
         self.sources = [s for s, _ in pairs]
+        self.source_order = tuple(self.sources)
+        self.width = len(self.sources)
         self.json_positions = [i for i, (_, c) in enumerate(pairs) if c.kind == Kind.JSON]
-        self.nul_warned: set[str] = set()
         self._copy: Copy | None = None
         self._copy_context: AbstractContextManager[Copy] | None = None
 
-    def add(self, line: int, version: int | None, record: bytes) -> None:
-        record = bytes(record)  # msgspec.Raw from the reader: a buffer, not searchable
-        try:
-            values = orjson.loads(record)
-        except orjson.JSONDecodeError:  # integers beyond 64 bits, for one
-            values = json.loads(record, parse_float=Decimal)
-        if b"\\u0000" in record:
-            values = self._strip_nul(line, values)
-        row: list[Any] = [values.get(source) for source in self.sources]
+    def add(self, line: int, version: int | None, record: Any) -> None:
+        values: dict[str, Any] = record  # parsed by the reader (raw_records is off)
+        if len(values) == self.width and tuple(values) == self.source_order:
+            row: list[Any] = list(values.values())  # the tap sent every field, in order
+        else:
+            row = [values.get(source) for source in self.sources]
         for i in self.json_positions:
             if row[i] is not None:
                 row[i] = orjson.dumps(row[i]).decode()
@@ -150,22 +125,6 @@ class PostgresStage(Stage):
             raise self.dialect.copy_error(self, error) from error
         except (TypeError, ValueError) as error:  # a value psycopg cannot send as text
             raise TargetError(f"{self.table.label()}: {error}", line=line) from error
-
-    def _strip_nul(self, line: int, values: dict[str, Any]) -> dict[str, Any]:
-        """PostgreSQL text and jsonb cannot hold NUL (\\u0000): drop the character, say where."""
-        for key, value in values.items():
-            if _contains_nul(value):
-                values[key] = _without_nul(value)
-                if key not in self.nul_warned:
-                    self.nul_warned.add(key)
-                    logger.warning(
-                        "%s, column %r, input line %d: removed NUL characters, which "
-                        "PostgreSQL cannot store (reported once per column)",
-                        self.table.label(),
-                        key,
-                        line,
-                    )
-        return values
 
     def start_copy(self) -> Copy:
         cursor = self.dialect.connection.cursor()
@@ -187,9 +146,11 @@ class PostgresDialect(Dialect):
 
     default_schema = "public"
     max_identifier_bytes = _MAX_IDENTIFIER
+    raw_records = False
+    text_holds_nul = False
 
     def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
-        super().__init__(options)
+        super().__init__(url, options)
         try:
             self.connection = psycopg.connect(url.url, autocommit=False, connect_timeout=15)
         except psycopg.Error as error:
