@@ -88,7 +88,7 @@ class SingerLineReader(GenericSingerReader[bytes]):
             }
         return self._parse(line)
 
-    def _parse(self, line: bytes) -> dict[str, t.Any]:
+    def _parse(self, line: bytes | str) -> dict[str, t.Any]:
         try:
             message = orjson.loads(line)
         except orjson.JSONDecodeError as error:
@@ -101,7 +101,8 @@ class SingerLineReader(GenericSingerReader[bytes]):
         if message["type"] == "RECORD":
             if not isinstance(message.get("record"), dict) or "stream" not in message:
                 raise TargetError("RECORD message without `stream` or `record`")
-            marker = "\\u0000" if isinstance(line, str) else b"\\u0000"
+            # `--input FILE` gives text lines, stdin bytes.
+            marker: t.Any = "\\u0000" if isinstance(line, str) else b"\\u0000"
             if self.strip_nul and marker in line:
                 self._strip_nul(message)
         return message
