@@ -93,6 +93,13 @@ class DapSqlSink(BatchSink):
         self.fast_records = 0
         self.logger.info("Merged %d records into %s", size, self.table.spec.display_name)
 
+    def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:
+        """BATCH messages are not supported yet: fail loudly rather than drop records."""
+        raise TargetError(
+            f"stream {self.stream_name!r}: BATCH messages are not supported yet; "
+            "configure the tap to send RECORD messages (no batch_config)"
+        )
+
     def activate_version(self, new_version: int) -> None:
         self.target.drain_one(self)  # records before the message belong to older state
         self.target.dialect.sweep_versions(self.table, new_version)

@@ -103,3 +103,14 @@ def test_fixture_files_are_valid_singer() -> None:
             continue
         for text in path.read_text().splitlines():
             assert json.loads(text)["type"]
+
+
+def test_batch_messages_fail_loudly(tmp_path: Path) -> None:
+    """Not supported yet: never drop a BATCH's records silently."""
+    data = fixture("courses_snapshot") + (
+        b'{"type":"BATCH","stream":"canvas-courses","encoding":{"format":"jsonl",'
+        b'"compression":"gzip"},"manifest":["file:///nowhere.jsonl.gz"]}\n'
+    )
+    result = run_cli({"database_url": f"duckdb:///{tmp_path / 'b.duckdb'}"}, data, tmp_path)
+    assert result.returncode == 1
+    assert "BATCH messages are not supported yet" in error_line(result)
