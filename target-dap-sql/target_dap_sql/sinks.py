@@ -34,7 +34,8 @@ class DapSqlSink(BatchSink):
         self.target = target
         super().__init__(target, stream_name, schema, key_properties)
         self.table: LoadTable
-        self.stage: Stage
+        self.stages: list[Stage] = []
+        self.lane = 0  # batches alternate between the loader's connections
         self.fast_records = 0  # staged by the fast path, counted in metrics per batch
 
     # The SDK strips `_sdc_*` fields unless `add_record_metadata` is on, which would drop a
@@ -55,9 +56,13 @@ class DapSqlSink(BatchSink):
         """JSON schema validation is opt-in (`validate_records`): it costs most of the time."""
         return bool(self.config.get("validate_records", False))
 
+    @property
+    def stage(self) -> Stage:
+        return self.stages[self.lane]
+
     def setup(self) -> None:
-        dialect = self.target.dialect
-        default_schema = self.config.get("default_target_schema") or dialect.default_schema
+        loader = self.target.loader
+        default_schema = self.config.get("default_target_schema") or loader.default_schema
         schema_name, table_name = split_stream_id(self.stream_name, default_schema)
         properties = self.schema.get("properties") or {}
         missing = [k for k in self.key_properties if k not in properties]
@@ -73,25 +78,32 @@ class DapSqlSink(BatchSink):
             key_properties=self.key_properties,
             enum_as_text=self.config.get("enum_as", "native") == "text",
         )
-        self.table = dialect.prepare_table(spec)
-        self.stage = dialect.open_stage(self.table)
+        self.table, self.stages = loader.prepare_table(spec)
 
     def stage_raw(self, line: int, version: int | None, record: t.Any) -> None:
         """Fast path: the record as the reader left it (raw JSON or a dict)."""
-        self.stage.add(line, version, record)
+        stage = self.stages[self.lane]
+        if not stage.ready.is_set():  # its previous batch is still merging
+            stage.ready.wait()
+        stage.add(line, version, record)
         self.tally_record_read()
         self.fast_records += 1
 
     def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
         """SDK path (validation or stream maps on): the record as the SDK left it."""
-        self.stage.add(self.target.current_line, self.target.current_version, record)
+        stage = self.stage
+        stage.ready.wait()
+        stage.add(self.target.current_line, self.target.current_version, record)
 
     def process_batch(self, context: dict[str, t.Any]) -> None:
         size = self.stage.size
-        self.target.dialect.merge(self.table, self.stage)
+        if size == 0:
+            return
+        self.target.loader.merge(self.table, self.lane, self.stage)
+        self.lane = (self.lane + 1) % len(self.stages)
         self.record_counter_metric.increment(self.fast_records)
         self.fast_records = 0
-        self.logger.info("Merged %d records into %s", size, self.table.spec.display_name)
+        self.logger.info("Merging %d records into %s", size, self.table.spec.display_name)
 
     def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:
         """BATCH messages are not supported yet: fail loudly rather than drop records."""
@@ -102,9 +114,10 @@ class DapSqlSink(BatchSink):
 
     def activate_version(self, new_version: int) -> None:
         self.target.drain_one(self)  # records before the message belong to older state
-        self.target.dialect.sweep_versions(self.table, new_version)
+        self.target.loader.sweep_versions(self.table, new_version)
         self.logger.info("Activated version %s of %s", new_version, self.table.spec.display_name)
 
     def clean_up(self) -> None:
-        self.target.dialect.drop_stage(self.table, self.stage)
+        if self.stages:
+            self.target.loader.drop_stages(self.table, self.stages)
         super().clean_up()

@@ -16,9 +16,10 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_dap_sql.database_url import parse_database_url
-from target_dap_sql.dialects import dialect_class_for, open_dialect
-from target_dap_sql.dialects.base import Dialect, LoadMethod, LoadOptions
+from target_dap_sql.dialects import dialect_class_for
+from target_dap_sql.dialects.base import LoadMethod, LoadOptions
 from target_dap_sql.errors import RecordBeforeSchemaError, TargetError
+from target_dap_sql.loader import Loader
 from target_dap_sql.reader import SingerLineReader
 from target_dap_sql.sinks import DapSqlSink
 
@@ -121,7 +122,7 @@ class TargetDapSql(Target):
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
         self.max_parallelism = 1  # one connection; batches of all streams drain in turn
-        self._dialect: Dialect | None = None
+        self._loader: Loader | None = None
         self.current_version: int | None = None
         url = parse_database_url(str(self.config.get("database_url", "duckdb:///dap.duckdb")))
         self._url = url
@@ -136,16 +137,16 @@ class TargetDapSql(Target):
         )
 
     @property
-    def dialect(self) -> Dialect:
-        """The database connection, opened at the first SCHEMA message."""
-        if self._dialect is None:
+    def loader(self) -> Loader:
+        """The database connections and merge worker, opened at the first SCHEMA message."""
+        if self._loader is None:
             options = LoadOptions(
                 load_method=LoadMethod(self.config.get("load_method", "upsert")),
                 hard_delete=bool(self.config.get("hard_delete", False)),
                 enum_as_text=self.config.get("enum_as", "native") == "text",
             )
-            self._dialect = open_dialect(self._url, options)
-        return self._dialect
+            self._loader = Loader(self._url, options)
+        return self._loader
 
     @property
     def current_line(self) -> int:
@@ -232,12 +233,20 @@ class TargetDapSql(Target):
 
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
+        if self._loader is not None:
+            self._loader.wait()
         self.close()
 
+    def _write_state_message(self, state: dict[str, t.Any]) -> None:
+        """Only after the merges of every record before the STATE are committed."""
+        if self._loader is not None:
+            self._loader.wait()
+        super()._write_state_message(state)
+
     def close(self) -> None:
-        if self._dialect is not None:
-            self._dialect.close()
-            self._dialect = None
+        if self._loader is not None:
+            self._loader.close()
+            self._loader = None
 
     @classmethod
     def invoke(  # type: ignore[override]

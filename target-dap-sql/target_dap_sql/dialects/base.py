@@ -12,8 +12,9 @@ from __future__ import annotations
 import abc
 import enum
 import logging
+import threading
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from target_dap_sql.columns import BATCHED_AT, DELETED_AT, TABLE_VERSION, Column, TableSpec
@@ -66,11 +67,21 @@ class LoadTable:
         return f"stream {self.spec.stream!r} (table {self.spec.display_name})"
 
 
+@dataclass
+class RunMemory:
+    """What the merges of one run remember, shared by all of the run's connections."""
+
+    overwritten: set[str] = field(default_factory=set)  # tables emptied (load_method overwrite)
+    relaxed: dict[str, set[str]] = field(default_factory=dict)  # NOT NULL dropped this run
+
+
 class Stage(abc.ABC):
     """Records of one batch on their way into the database's staging table."""
 
     def __init__(self) -> None:
         self.lines: array[int] = array("q")
+        self.ready = threading.Event()  # cleared while its batch merges in the background
+        self.ready.set()
 
     @property
     def size(self) -> int:
@@ -102,8 +113,9 @@ class Dialect(abc.ABC):
     def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
         self.url = url
         self.options = options
-        self._overwritten: set[str] = set()
-        self._relaxed: dict[str, set[str]] = {}
+        self.idle = threading.Event()  # cleared while the merge worker uses this connection
+        self.idle.set()
+        self.memory = RunMemory()
 
     # -- catalog and DDL (each dialect) -------------------------------------------------
 
@@ -145,6 +157,16 @@ class Dialect(abc.ABC):
         Runs inside the batch transaction; raises `TargetError` naming the line (and the
         column where the database says) of a value the database rejects.
         """
+
+    def explain_failure(
+        self, table: LoadTable, stage: Stage, error: Exception
+    ) -> TargetError | None:
+        """A message naming the line (and column) a failed merge choked on, where findable."""
+        return None
+
+    def seal(self, stage: Stage) -> None:
+        """End the stage's bulk load in the calling (main) thread, before a merge."""
+        return None
 
     @abc.abstractmethod
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
@@ -227,9 +249,9 @@ class Dialect(abc.ABC):
             staged = self.load_stage(table, stage)
             self._check_required(table, stage, staged)
             method = self.options.load_method
-            if method == LoadMethod.OVERWRITE and table.qualified not in self._overwritten:
+            if method == LoadMethod.OVERWRITE and table.qualified not in self.memory.overwritten:
                 self.execute(f"DELETE FROM {table.qualified}")
-                self._overwritten.add(table.qualified)
+                self.memory.overwritten.add(table.qualified)
             if method == LoadMethod.APPEND_ONLY or not table.key:
                 self._append(table, staged)
             else:
@@ -240,7 +262,13 @@ class Dialect(abc.ABC):
             self.rollback()
             raise
         except Exception as error:
+            try:
+                explained = self.explain_failure(table, stage, error)
+            except Exception:
+                explained = None
             self.rollback()
+            if explained is not None:
+                raise explained from error
             raise TargetError(
                 f"{table.label()}: the database rejected the batch of input lines "
                 f"{stage.lines[0]}-{stage.lines[-1]}: {error}"
@@ -253,7 +281,7 @@ class Dialect(abc.ABC):
         """
         checks: list[tuple[str, str]] = [(k, f"{quote(k)} IS NULL") for k in table.key]
         deleted = f"{quote(DELETED_AT)} IS NOT NULL"
-        relaxed = self._relaxed.get(table.qualified, set())
+        relaxed = self.memory.relaxed.get(table.qualified, set())
         checks += [
             (c.name, f"{quote(c.name)} IS NULL AND NOT ({deleted})")
             for c in table.columns
@@ -277,8 +305,8 @@ class Dialect(abc.ABC):
             # A value missing where the schema's type has no null: the property is optional
             # in JSON Schema terms (not in `required`), so the column learns it, as when a
             # source relaxes a column. Committed with the batch.
-            if name not in self._relaxed.setdefault(table.qualified, set()):
-                self._relaxed[table.qualified].add(name)
+            if name not in self.memory.relaxed.setdefault(table.qualified, set()):
+                self.memory.relaxed[table.qualified].add(name)
                 logger.warning(
                     "%s: input line %d has no value for NOT NULL column %r; making the "
                     "column nullable",

@@ -296,9 +296,12 @@ class DuckDBDialect(Dialect):
             return "VARCHAR"
         return column.db_type or _TYPE_NAMES[column.kind]
 
-    def load_stage(self, table: LoadTable, stage: Stage) -> str:
+    def seal(self, stage: Stage) -> None:
         assert isinstance(stage, DuckDBStage)
         stage.file.flush()
+
+    def load_stage(self, table: LoadTable, stage: Stage) -> str:
+        assert isinstance(stage, DuckDBStage)
         data = set(self.data_columns(table))
         pairs = [
             (s, c) for s, c in zip(table.sources, table.columns, strict=True) if c.name in data

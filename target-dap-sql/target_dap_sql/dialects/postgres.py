@@ -62,6 +62,16 @@ _KINDS = {
     "jsonb": Kind.JSON,
     "json": Kind.JSON,
 }
+# Staging column types for binary COPY: psycopg packs these from Python values in C; every
+# other kind is staged as text (the reader's strings, as sent) and cast by the merge.
+_BINARY_KINDS = {
+    Kind.SMALLINT: "int2",
+    Kind.INTEGER: "int4",
+    Kind.BIGINT: "int8",
+    Kind.DOUBLE: "float8",
+    Kind.BOOLEAN: "bool",
+}
+_QUOTED_VALUE = re.compile(r': "(.*)"\s*$', re.DOTALL)
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _MAX_IDENTIFIER = 63
 
@@ -82,26 +92,35 @@ def _kind_of(type_name: str, type_type: str) -> Kind:
 
 
 class PostgresStage(Stage):
-    """Rows of one table's batch, streamed by COPY into a session temp table."""
+    """Rows of one table's batch, streamed by binary COPY into a session temp table."""
 
     def __init__(self, dialect: PostgresDialect, table: LoadTable, relation: str) -> None:
         super().__init__()
         self.dialect = dialect
         self.table = table
         self.relation = relation
-        names = [quote(c.name) for c in table.columns if c.name in dialect.data_columns(table)]
-        self.copy_sql = (
-            f"COPY {relation} ({', '.join(names)}, {quote('_sdc_table_version')}, "
-            f"{quote(LINE)}) FROM STDIN"
-        )
         data = set(dialect.data_columns(table))
         pairs = [
             (s, c) for s, c in zip(table.sources, table.columns, strict=True) if c.name in data
         ]
+        self.columns = [c for _, c in pairs]
+        names = ", ".join(quote(c.name) for c in self.columns)
+        self.copy_sql = (
+            f"COPY {relation} ({names}, {quote('_sdc_table_version')}, {quote(LINE)}) "
+            "FROM STDIN (FORMAT BINARY)"
+        )
+        self.copy_types = [_BINARY_KINDS.get(c.kind, "text") for c in self.columns]
+        self.copy_types += ["int8", "int8"]
         self.sources = [s for s, _ in pairs]
         self.source_order = tuple(self.sources)
         self.width = len(self.sources)
-        self.json_positions = [i for i, (_, c) in enumerate(pairs) if c.kind == Kind.JSON]
+        self.json_positions = [i for i, c in enumerate(self.columns) if c.kind == Kind.JSON]
+        # text-staged columns whose JSON values are numbers (DECIMAL), or any type at all
+        self.text_positions = [
+            i
+            for i, c in enumerate(self.columns)
+            if c.kind not in _BINARY_KINDS and c.kind != Kind.JSON
+        ]
         self._copy: Copy | None = None
         self._copy_context: AbstractContextManager[Copy] | None = None
 
@@ -114,22 +133,59 @@ class PostgresStage(Stage):
         for i in self.json_positions:
             if row[i] is not None:
                 row[i] = orjson.dumps(row[i]).decode()
+        for i in self.text_positions:
+            value = row[i]
+            if value is not None and type(value) is not str:
+                row[i] = str(value)  # DECIMAL values arrive as JSON numbers
         copy = self._copy if self.dialect.active_stage is self else self.dialect.activate(self)
         self.lines.append(line)
         row.append(version)
         row.append(line)
+        assert copy is not None
         try:
-            assert copy is not None
             copy.write_row(row)
         except psycopg.Error as error:
             raise self.dialect.copy_error(self, error) from error
-        except (TypeError, ValueError) as error:  # a value psycopg cannot send as text
-            raise TargetError(f"{self.table.label()}: {error}", line=line) from error
+        except (TypeError, ValueError, OverflowError):  # a value of another JSON type
+            copy.write_row(self._coerce(row, line))
+
+    def _coerce(self, row: list[Any], line: int) -> list[Any]:
+        """Convert values a tap sent as another JSON type, or name the one that cannot be."""
+        for i, (column, kind) in enumerate(zip(self.columns, self.copy_types, strict=False)):
+            value = row[i]
+            if value is None:
+                continue
+            try:
+                if kind == "text" and not isinstance(value, str):
+                    row[i] = (
+                        orjson.dumps(value).decode()
+                        if isinstance(value, dict | list)
+                        else str(value).lower()
+                        if isinstance(value, bool)
+                        else str(value)
+                    )
+                elif kind in ("int2", "int4", "int8") and not isinstance(value, int):
+                    number = float(value) if isinstance(value, str) else value
+                    if not float(number).is_integer():
+                        raise ValueError(value)
+                    row[i] = int(number)
+                elif kind == "float8" and not isinstance(value, int | float):
+                    row[i] = float(value)
+                elif kind == "bool" and not isinstance(value, bool):
+                    raise ValueError(value)
+            except (TypeError, ValueError, OverflowError) as error:
+                raise TargetError(
+                    f"{self.table.label()}, column {column.name!r}: value {value!r} does not "
+                    f"fit the column's type {column.describe()}",
+                    line=line,
+                ) from error
+        return row
 
     def start_copy(self) -> Copy:
         cursor = self.dialect.connection.cursor()
         self._copy_context = cursor.copy(self.copy_sql, writer=QueuedLibpqWriter(cursor))
         self._copy = self._copy_context.__enter__()
+        self._copy.set_types(self.copy_types)
         return self._copy
 
     def finish_copy(self) -> None:
@@ -160,6 +216,10 @@ class PostgresDialect(Dialect):
             ) from error
         self.active_stage: PostgresStage | None = None
         self._stage_count = 0
+        # Staging tables are temp tables, cached in the session's temp_buffers (8 MB by
+        # default): a batch that fits stays in memory instead of spilling to disk.
+        self.execute("SET temp_buffers = '256MB'")
+        self.commit()
 
     # -- connection ---------------------------------------------------------------------
 
@@ -189,6 +249,7 @@ class PostgresDialect(Dialect):
     # -- COPY switching: one COPY at a time per connection --------------------------------
 
     def activate(self, stage: PostgresStage) -> Copy:
+        self.idle.wait()  # the merge worker may be using this connection
         self.deactivate()
         copy = stage.start_copy()
         self.active_stage = stage
@@ -339,20 +400,61 @@ class PostgresDialect(Dialect):
     def open_stage(self, table: LoadTable) -> Stage:
         self._stage_count += 1
         relation = quote(f"_sdc_stage_{self._stage_count}")
-        columns = [quote(c) for c in self.data_columns(table)]
+        data = set(self.data_columns(table))
+        columns = [
+            f"{quote(c.name)} {_BINARY_KINDS.get(c.kind, 'text')}"
+            for c in table.columns
+            if c.name in data
+        ]
         self.execute(
-            f"CREATE TEMP TABLE {relation} AS SELECT {', '.join(columns)}, "
-            f"{quote('_sdc_table_version')} FROM {table.qualified} WITH NO DATA"
+            f"CREATE TEMP TABLE {relation} ({', '.join(columns)}, "
+            f"{quote('_sdc_table_version')} bigint, {quote(LINE)} bigint)"
         )
-        self.execute(f"ALTER TABLE {relation} ADD COLUMN {quote(LINE)} bigint")
         self.commit()
         return PostgresStage(self, table, relation)
 
+    def seal(self, stage: Stage) -> None:
+        self.deactivate()  # no COPY stays open on a connection the worker will use
+
     def load_stage(self, table: LoadTable, stage: Stage) -> str:
+        """The staged rows with text-staged columns cast to the table's types."""
         assert isinstance(stage, PostgresStage)
         if self.active_stage is stage:
             self.deactivate()
-        return stage.relation
+        self.execute("SAVEPOINT sdc_merge")  # so that a failure can be explained
+        values = [
+            quote(c.name)
+            if c.kind in _BINARY_KINDS or c.kind == Kind.TEXT
+            else f"CAST({quote(c.name)} AS {c.db_type or _TYPE_NAMES[c.kind]}) AS {quote(c.name)}"
+            for c in stage.columns
+        ]
+        return (
+            f"(SELECT {', '.join(values)}, {quote('_sdc_table_version')}, {quote(LINE)} "
+            f"FROM {stage.relation}) AS staged"
+        )
+
+    def explain_failure(
+        self, table: LoadTable, stage: Stage, error: Exception
+    ) -> TargetError | None:
+        """Find the input line and column of the value a cast in the merge rejected."""
+        assert isinstance(stage, PostgresStage)
+        message = (getattr(getattr(error, "diag", None), "message_primary", None) or "").strip()
+        match = _QUOTED_VALUE.search(message)
+        if match is None:
+            return None
+        self.execute("ROLLBACK TO SAVEPOINT sdc_merge")
+        for column in stage.columns:
+            if column.kind in _BINARY_KINDS or column.kind == Kind.TEXT:
+                continue
+            found = self.execute(
+                f"SELECT min({quote(LINE)}) FROM {stage.relation} "
+                f"WHERE {quote(column.name)} = {literal(match.group(1))}"
+            )
+            if found and found[0][0] is not None:
+                return TargetError(
+                    f"{table.label()}, column {column.name!r}: {message}", line=int(found[0][0])
+                )
+        return None
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         assert isinstance(stage, PostgresStage)
