@@ -150,3 +150,23 @@ def test_nul_characters(db: Database) -> None:
     db.load(fixture("courses_nul_character"))
     name = {r["id"]: r["name"] for r in db.rows(COURSES, ["id", "name"])}[3]
     assert name == ("ab" if db.kind == "postgresql" else "a\x00b")
+
+
+def test_composite_key(db: Database) -> None:
+    db.load(fixture("composite_key"))
+    rows = db.rows("s.pairs", ["a", "b", "v", "_sdc_deleted_at"], order="a, b")
+    assert [(r["a"], r["b"], r["v"], r["_sdc_deleted_at"] is not None) for r in rows] == [
+        (1, "x", "second", False),
+        (1, "y", "other", False),
+        (2, "x", "gone", True),
+    ]
+
+
+def test_values_of_another_json_type_are_converted(db: Database) -> None:
+    """A foreign tap that sends "7" for an integer or 12 for a string still loads."""
+    db.load(fixture("foreign_loose_types"))
+    rows = db.rows("s.loose", ["id", "n", "f", "s", "d"])
+    assert [r["n"] for r in rows] == [7, 5, None]
+    assert [r["f"] for r in rows] == [1.5, 3.0, None]
+    assert [r["s"] for r in rows] == ["12", "true", "plain"]
+    assert [float(r["d"]) for r in rows] == [2.125, 7.0, 0.5]

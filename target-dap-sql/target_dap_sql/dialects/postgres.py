@@ -91,6 +91,11 @@ def _kind_of(type_name: str, type_type: str) -> Kind:
     return _KINDS.get(type_name, Kind.OTHER)
 
 
+def _as_text(value: Any) -> str:
+    """A JSON value as the text a text-staged column takes (numbers exact, true not True)."""
+    return orjson.dumps(value, default=str).decode()
+
+
 class PostgresStage(Stage):
     """Rows of one table's batch, streamed by binary COPY into a session temp table."""
 
@@ -136,7 +141,7 @@ class PostgresStage(Stage):
         for i in self.text_positions:
             value = row[i]
             if value is not None and type(value) is not str:
-                row[i] = str(value)  # DECIMAL values arrive as JSON numbers
+                row[i] = _as_text(value)  # DECIMAL values arrive as JSON numbers
         copy = self._copy if self.dialect.active_stage is self else self.dialect.activate(self)
         self.lines.append(line)
         row.append(version)
