@@ -108,6 +108,16 @@ class TargetDapSql(Target):
             ),
         ),
         th.Property(
+            "duckdb_memory_limit",
+            th.StringType,
+            default="512MB",
+            description=(
+                "DuckDB only: memory its buffer manager may use (DuckDB's own default is 80% "
+                "of RAM, and it caches the tables it writes). Lower keeps the process "
+                "smaller at some cost in speed."
+            ),
+        ),
+        th.Property(
             "validate_records",
             th.BooleanType,
             default=False,
@@ -118,6 +128,12 @@ class TargetDapSql(Target):
             ),
         ),
     ).to_dict()
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
+        """The SDK's settings, less `add_record_metadata`: our `_sdc_*` columns are fixed."""
+        super().append_builtin_config(config_jsonschema)
+        config_jsonschema["properties"].pop("add_record_metadata", None)
 
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
@@ -144,6 +160,7 @@ class TargetDapSql(Target):
                 load_method=LoadMethod(self.config.get("load_method", "upsert")),
                 hard_delete=bool(self.config.get("hard_delete", False)),
                 enum_as_text=self.config.get("enum_as", "native") == "text",
+                duckdb_memory_limit=str(self.config.get("duckdb_memory_limit", "512MB")),
             )
             self._loader = Loader(self._url, options)
         return self._loader

@@ -170,3 +170,10 @@ def test_values_of_another_json_type_are_converted(db: Database) -> None:
     assert [r["f"] for r in rows] == [1.5, 3.0, None]
     assert [r["s"] for r in rows] == ["12", "true", "plain"]
     assert [float(r["d"]) for r in rows] == [2.125, 7.0, 0.5]
+
+
+def test_stream_maps_go_through_the_sdk_path(db: Database) -> None:
+    maps = {"canvas-courses": {"account_id": "__NULL__", "name": "name.upper()"}}
+    db.load(fixture("courses_snapshot"), stream_maps=maps)
+    assert names(db) == {1: "MATH", 2: "ART", 3: "HISTORY"}
+    assert "account_id" not in db.columns(COURSES)

@@ -41,6 +41,7 @@ class LoadOptions:
     load_method: LoadMethod = LoadMethod.UPSERT
     hard_delete: bool = False
     enum_as_text: bool = False
+    duckdb_memory_limit: str = "512MB"
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,11 @@ class DuckDBDialect(Dialect):
             # Row order is carried by the input-line column, so DuckDB may reorder freely
             # (and buffer less) while reading staging files.
             self.connection = duckdb.connect(
-                str(url.path), config={"preserve_insertion_order": False}
+                str(url.path),
+                config={
+                    "preserve_insertion_order": False,
+                    "memory_limit": options.duckdb_memory_limit,
+                },
             )
         except (OSError, duckdb.Error) as error:
             raise TargetError(f"cannot open DuckDB database {url.url}: {error}") from error
@@ -316,7 +320,7 @@ class DuckDBDialect(Dialect):
                 f"CREATE TEMP TABLE {relation} AS SELECT l AS {quote(LINE)}, "
                 f"v AS {quote('_sdc_table_version')}, {select} FROM read_json("
                 f"{literal(str(stage.path))}, format = 'newline_delimited', "
-                f"columns = {columns}, maximum_object_size = 1073741824)"
+                f"columns = {columns}, maximum_object_size = 16777216)"
             )
         except duckdb.Error as error:
             self.rollback()  # the failed transaction would refuse the diagnosis queries
