@@ -12,12 +12,13 @@ leaves before the rows it covers are committed).
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from target_dap_sql.columns import TableSpec
 from target_dap_sql.database_url import DatabaseUrl
 from target_dap_sql.dialects import open_dialect
-from target_dap_sql.dialects.base import Dialect, LoadOptions, LoadTable, Stage
+from target_dap_sql.dialects.base import Dialect, LoadOptions, LoadTable, Stage, logger
 
 LANES = 2
 
@@ -65,7 +66,14 @@ class Loader:
     @staticmethod
     def _merge(lane: Dialect, table: LoadTable, stage: Stage) -> None:
         try:
+            size, start = stage.size, time.perf_counter()
             lane.merge(table, stage)
+            logger.info(
+                "Merged %d records into %s in %.2f s",
+                size,
+                table.spec.display_name,
+                time.perf_counter() - start,
+            )
         finally:
             stage.ready.set()
             lane.idle.set()

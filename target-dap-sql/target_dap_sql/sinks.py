@@ -103,7 +103,7 @@ class DapSqlSink(BatchSink):
         self.lane = (self.lane + 1) % len(self.stages)
         self.record_counter_metric.increment(self.fast_records)
         self.fast_records = 0
-        self.logger.info("Merging %d records into %s", size, self.table.spec.display_name)
+        self.logger.debug("Queued %d records for %s", size, self.table.spec.display_name)
 
     def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:
         """BATCH messages are not supported yet: fail loudly rather than drop records."""

@@ -1,9 +1,11 @@
-"""PostgreSQL through psycopg 3: COPY into a temp staging table, set-based merges.
+"""PostgreSQL through psycopg 3: binary COPY into a temp staging table, set-based merges.
 
-Records stream into the staging table while the input is read (one COPY per batch,
-written through a background writer thread), so PostgreSQL parses values on its own
-core while Python reads the next lines. The database parses timestamps, enums, inet and
-uuid itself; Python only turns JSON into row tuples.
+Records stream into the staging table while the input is read (one COPY per batch), so
+PostgreSQL ingests on its own core while Python parses the next lines. Integers, floats
+and booleans travel in binary (packed by psycopg in C); every other value travels as the
+text the tap sent and the merge casts it (timestamps, dates, enums, inet, uuid, numeric,
+jsonb), so PostgreSQL parses those values itself. A value a cast rejects is traced back
+to its input line and column.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg.copy import Copy, QueuedLibpqWriter
+from psycopg.copy import Copy
 
 from target_dap_sql.columns import Column, Kind, TableSpec
 from target_dap_sql.database_url import DatabaseUrl, redact
@@ -188,7 +190,7 @@ class PostgresStage(Stage):
 
     def start_copy(self) -> Copy:
         cursor = self.dialect.connection.cursor()
-        self._copy_context = cursor.copy(self.copy_sql, writer=QueuedLibpqWriter(cursor))
+        self._copy_context = cursor.copy(self.copy_sql)
         self._copy = self._copy_context.__enter__()
         self._copy.set_types(self.copy_types)
         return self._copy
