@@ -1,7 +1,8 @@
 """The sink: one stream's table, its staging and its batch lifecycle (no database branches).
 
 `setup` creates or evolves the table (committed before any data of the new shape);
-records are staged as they arrive; a drain merges the staged batch in one transaction.
+records are staged as they arrive; a drain hands the batch to the loader, whose worker
+merges it in one transaction while the next batch stages on the other connection.
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ class TargetDapSql(Target):
 
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
-        self.max_parallelism = 1  # one connection; batches of all streams drain in turn
+        self.max_parallelism = 1  # drains only queue merges; the loader's worker runs them
         self._loader: Loader | None = None
         self.current_version: int | None = None
         url = parse_database_url(str(self.config.get("database_url", "duckdb:///dap.duckdb")))
