@@ -159,6 +159,10 @@ class Dialect(abc.ABC):
         column where the database says) of a value the database rejects.
         """
 
+    def raw_relation(self, stage: Stage, staged: str) -> str:
+        """The staged rows before any cast, for NULL checks that need no typed values."""
+        return staged
+
     def explain_failure(
         self, table: LoadTable, stage: Stage, error: Exception
     ) -> TargetError | None:
@@ -248,7 +252,7 @@ class Dialect(abc.ABC):
             return
         try:
             staged = self.load_stage(table, stage)
-            self._check_required(table, stage, staged)
+            has_deletes = self._check_batch(table, self.raw_relation(stage, staged))
             method = self.options.load_method
             if method == LoadMethod.OVERWRITE and table.qualified not in self.memory.overwritten:
                 self.execute(f"DELETE FROM {table.qualified}")
@@ -256,7 +260,7 @@ class Dialect(abc.ABC):
             if method == LoadMethod.APPEND_ONLY or not table.key:
                 self._append(table, staged)
             else:
-                self._upsert(table, staged)
+                self._upsert(table, staged, has_deletes=has_deletes)
             self.clear_stage(table, stage)
             self.commit()
         except TargetError:
@@ -275,10 +279,11 @@ class Dialect(abc.ABC):
                 f"{stage.lines[0]}-{stage.lines[-1]}: {error}"
             ) from error
 
-    def _check_required(self, table: LoadTable, stage: Stage, staged: str) -> None:
+    def _check_batch(self, table: LoadTable, staged: str) -> bool:
         """Fail on a record without its key; relax a NOT NULL column a record leaves empty.
 
-        Deletes carry only their key, so they never count as missing a value.
+        Deletes carry only their key, so they never count as missing a value. One scan of
+        the batch also tells whether it holds deletes at all (the return value).
         """
         checks: list[tuple[str, str]] = [(k, f"{quote(k)} IS NULL") for k in table.key]
         deleted = f"{quote(DELETED_AT)} IS NOT NULL"
@@ -291,11 +296,12 @@ class Dialect(abc.ABC):
             and c.name not in relaxed
             and c.name in self.data_columns(table)
         ]
-        if not checks:
-            return
-        select = ", ".join(f"min({quote(LINE)}) FILTER (WHERE {cond})" for _, cond in checks)
-        row = self.execute(f"SELECT {select} FROM {staged}")[0]
-        found = [(int(line), name) for (name, _), line in zip(checks, row, strict=True) if line]
+        select = ", ".join(
+            [f"min({quote(LINE)}) FILTER (WHERE {cond})" for _, cond in checks]
+            + [f"count(*) FILTER (WHERE {deleted})"]
+        )
+        *lines, deletes = self.execute(f"SELECT {select} FROM {staged}")[0]
+        found = [(int(line), name) for (name, _), line in zip(checks, lines, strict=True) if line]
         missing_keys = sorted((line, name) for line, name in found if name in table.key)
         if missing_keys:
             line, name = missing_keys[0]
@@ -318,6 +324,7 @@ class Dialect(abc.ABC):
                 self.execute(
                     f"ALTER TABLE {table.qualified} ALTER COLUMN {quote(name)} DROP NOT NULL"
                 )
+        return bool(deletes)
 
     def _append(self, table: LoadTable, staged: str) -> None:
         columns = self.data_columns(table)
@@ -328,7 +335,7 @@ class Dialect(abc.ABC):
             f"FROM {staged} ORDER BY {quote(LINE)}"
         )
 
-    def _upsert(self, table: LoadTable, staged: str) -> None:
+    def _upsert(self, table: LoadTable, staged: str, *, has_deletes: bool) -> None:
         """Per key: upsert its last record that is not a delete, then apply its last delete.
 
         Applying both (not only the very last record) makes the result the same however
@@ -363,7 +370,7 @@ class Dialect(abc.ABC):
             f"INSERT INTO {table.qualified} ({names}) SELECT {values}, now() FROM {source} AS d"
             + conflict
         )
-        if not self.execute(f"SELECT 1 FROM {staged} WHERE {deleted} LIMIT 1"):
+        if not has_deletes:
             return
         latest = (
             f"(SELECT * FROM (SELECT DISTINCT ON ({keys}) * FROM {staged} "

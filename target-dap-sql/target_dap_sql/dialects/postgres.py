@@ -440,6 +440,10 @@ class PostgresDialect(Dialect):
             f"FROM {stage.relation}) AS staged"
         )
 
+    def raw_relation(self, stage: Stage, staged: str) -> str:
+        assert isinstance(stage, PostgresStage)
+        return stage.relation
+
     def explain_failure(
         self, table: LoadTable, stage: Stage, error: Exception
     ) -> TargetError | None:
