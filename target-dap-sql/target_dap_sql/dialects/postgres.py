@@ -157,21 +157,17 @@ class PostgresStage(Stage):
             copy.write_row(self._coerce(row, line))
 
     def _coerce(self, row: list[Any], line: int) -> list[Any]:
-        """Convert values a tap sent as another JSON type, or name the one that cannot be."""
+        """Convert values a tap sent as another JSON type, or name the one that cannot be.
+
+        (Text-staged columns already took any JSON value as text; psycopg drops a row
+        that failed to pack, so writing the converted row next keeps the stream intact.)
+        """
         for i, (column, kind) in enumerate(zip(self.columns, self.copy_types, strict=False)):
             value = row[i]
             if value is None:
                 continue
             try:
-                if kind == "text" and not isinstance(value, str):
-                    row[i] = (
-                        orjson.dumps(value).decode()
-                        if isinstance(value, dict | list)
-                        else str(value).lower()
-                        if isinstance(value, bool)
-                        else str(value)
-                    )
-                elif kind in ("int2", "int4", "int8") and not isinstance(value, int):
+                if kind in ("int2", "int4", "int8") and not isinstance(value, int):
                     number = float(value) if isinstance(value, str) else value
                     if not float(number).is_integer():
                         raise ValueError(value)
