@@ -114,3 +114,41 @@ def test_batch_messages_fail_loudly(tmp_path: Path) -> None:
     result = run_cli({"database_url": f"duckdb:///{tmp_path / 'b.duckdb'}"}, data, tmp_path)
     assert result.returncode == 1
     assert "BATCH messages are not supported yet" in error_line(result)
+
+
+def test_rejected_value_line_when_streams_interleave(db: Database, tmp_path: Path) -> None:
+    """A batch that spans several COPYs (streams interleaved) still names the right line."""
+    schema = {
+        "properties": {
+            "id": {"type": "integer"},
+            "n": {"type": ["integer", "null"], "format": "int32"},
+        }
+    }
+    lines = [
+        {"type": "SCHEMA", "stream": f"s-{name}", "schema": schema, "key_properties": ["id"]}
+        for name in ("a", "b")
+    ]
+    for i in range(1, 6):
+        lines.append({"type": "RECORD", "stream": "s-a", "record": {"id": i, "n": i}})
+        lines.append({"type": "RECORD", "stream": "s-b", "record": {"id": i, "n": i}})
+    lines.append({"type": "RECORD", "stream": "s-a", "record": {"id": 9, "n": 2**40}})
+    data = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    result = run_cli(db.config(), data, tmp_path)
+    assert result.returncode == 1
+    message = error_line(result)
+    assert "input line 13:" in message
+    assert "'s-a'" in message
+
+
+@pytest.mark.parametrize("value", [2**63, 2**64 - 1, 10**30])
+def test_integer_beyond_64_bits_is_named(db: Database, tmp_path: Path, value: int) -> None:
+    data = (
+        b'{"type":"SCHEMA","stream":"s-big","schema":{"properties":{"id":{"type":"integer"}}},'
+        b'"key_properties":["id"]}\n'
+        + f'{{"type":"RECORD","stream":"s-big","record":{{"id":{value}}}}}\n'.encode()
+    )
+    result = run_cli(db.config(), data, tmp_path)
+    assert result.returncode == 1
+    message = error_line(result)
+    assert "input line 2:" in message
+    assert "'s-big'" in message

@@ -64,15 +64,20 @@ _KINDS = {
     "jsonb": Kind.JSON,
     "json": Kind.JSON,
 }
-# Staging column types for binary COPY: psycopg packs these from Python values in C; every
-# other kind is staged as text (the reader's strings, as sent) and cast by the merge.
+# Staging column types for binary COPY: psycopg packs these from Python values in C. All
+# integers travel as int8 (psycopg's int2/int4 packing wraps values that do not fit) and
+# the merge casts them, so PostgreSQL checks the range; every other kind is staged as
+# text (the reader's strings, as sent) and cast by the merge too.
 _BINARY_KINDS = {
-    Kind.SMALLINT: "int2",
-    Kind.INTEGER: "int4",
+    Kind.SMALLINT: "int8",
+    Kind.INTEGER: "int8",
     Kind.BIGINT: "int8",
     Kind.DOUBLE: "float8",
     Kind.BOOLEAN: "bool",
 }
+_STAGED_AS_IS = {Kind.BIGINT, Kind.DOUBLE, Kind.BOOLEAN, Kind.TEXT}
+_INT8_RANGE = range(-(2**63), 2**63)
+_NARROW_INTEGERS = {Kind.SMALLINT: range(-(2**15), 2**15), Kind.INTEGER: range(-(2**31), 2**31)}
 _QUOTED_VALUE = re.compile(r': "(.*)"\s*$', re.DOTALL)
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _MAX_IDENTIFIER = 63
@@ -130,6 +135,7 @@ class PostgresStage(Stage):
         ]
         self._copy: Copy | None = None
         self._copy_context: AbstractContextManager[Copy] | None = None
+        self.copy_offset = 0
 
     def add(self, line: int, version: int | None, record: Any) -> None:
         values: dict[str, Any] = record  # parsed by the reader (raw_records is off)
@@ -167,12 +173,14 @@ class PostgresStage(Stage):
             if value is None:
                 continue
             try:
-                if kind in ("int2", "int4", "int8") and not isinstance(value, int):
+                if kind == "int8" and not isinstance(value, int):
                     number = float(value) if isinstance(value, str) else value
                     if not float(number).is_integer():
                         raise ValueError(value)
-                    row[i] = int(number)
-                elif kind == "float8" and not isinstance(value, int | float):
+                    row[i] = value = int(number)
+                if kind == "int8" and value not in _INT8_RANGE:
+                    raise OverflowError(value)
+                if kind == "float8" and not isinstance(value, int | float):
                     row[i] = float(value)
                 elif kind == "bool" and not isinstance(value, bool):
                     raise ValueError(value)
@@ -186,6 +194,7 @@ class PostgresStage(Stage):
 
     def start_copy(self) -> Copy:
         cursor = self.dialect.connection.cursor()
+        self.copy_offset = self.size  # a batch spans several COPYs when streams interleave
         self._copy_context = cursor.copy(self.copy_sql)
         self._copy = self._copy_context.__enter__()
         self._copy.set_types(self.copy_types)
@@ -273,7 +282,7 @@ class PostgresDialect(Dialect):
         message = (getattr(error.diag, "message_primary", None) or str(error)).strip()
         if match is None:
             return TargetError(f"{stage.table.label()}: {message}")
-        line = stage.input_line(int(match.group(1)))
+        line = stage.input_line(stage.copy_offset + int(match.group(1)))
         column = match.group(2)
         where = f", column {column!r}" if column else ""
         return TargetError(f"{stage.table.label()}{where}: {message}", line=line)
@@ -427,7 +436,7 @@ class PostgresDialect(Dialect):
         self.execute("SAVEPOINT sdc_merge")  # so that a failure can be explained
         values = [
             quote(c.name)
-            if c.kind in _BINARY_KINDS or c.kind == Kind.TEXT
+            if c.kind in _STAGED_AS_IS
             else f"CAST({quote(c.name)} AS {c.db_type or _TYPE_NAMES[c.kind]}) AS {quote(c.name)}"
             for c in stage.columns
         ]
@@ -443,19 +452,33 @@ class PostgresDialect(Dialect):
     def explain_failure(
         self, table: LoadTable, stage: Stage, error: Exception
     ) -> TargetError | None:
-        """Find the input line and column of the value a cast in the merge rejected."""
+        """Find the input line and column of the value a cast in the merge rejected.
+
+        PostgreSQL names the rejected value (or says a number is out of range) but not its
+        row: the staged rows still hold it, behind the savepoint taken before the merge.
+        """
         assert isinstance(stage, PostgresStage)
         message = (getattr(getattr(error, "diag", None), "message_primary", None) or "").strip()
         match = _QUOTED_VALUE.search(message)
-        if match is None:
+        conditions: list[tuple[Column, str]] = []
+        if match is not None:  # e.g. invalid input syntax for type uuid: "0"
+            conditions = [
+                (c, f"{quote(c.name)} = {literal(match.group(1))}")
+                for c in stage.columns
+                if c.kind not in _STAGED_AS_IS and c.kind not in _NARROW_INTEGERS
+            ]
+        elif "out of range" in message:  # integer out of range
+            conditions = [
+                (c, f"{quote(c.name)} NOT BETWEEN {bounds.start} AND {bounds.stop - 1}")
+                for c in stage.columns
+                if (bounds := _NARROW_INTEGERS.get(c.kind)) is not None
+            ]
+        if not conditions:
             return None
         self.execute("ROLLBACK TO SAVEPOINT sdc_merge")
-        for column in stage.columns:
-            if column.kind in _BINARY_KINDS or column.kind == Kind.TEXT:
-                continue
+        for column, condition in conditions:
             found = self.execute(
-                f"SELECT min({quote(LINE)}) FROM {stage.relation} "
-                f"WHERE {quote(column.name)} = {literal(match.group(1))}"
+                f"SELECT min({quote(LINE)}) FROM {stage.relation} WHERE {condition}"
             )
             if found and found[0][0] is not None:
                 return TargetError(
