@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 
@@ -101,3 +102,28 @@ def test_nul_character_is_stored_by_duckdb(tmp_path, value: str) -> None:  # typ
         )
     )
     assert db.rows("main.t", ["s"]) == [{"s": value}]
+
+
+def test_date_time_without_offset_means_utc(db: Database) -> None:
+    db.load(
+        messages(
+            {
+                "type": "SCHEMA",
+                "stream": "s-naive",
+                "key_properties": ["id"],
+                "schema": {
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "at": {"type": ["string", "null"], "format": "date-time"},
+                    }
+                },
+            },
+            {
+                "type": "RECORD",
+                "stream": "s-naive",
+                "record": {"id": 1, "at": "2024-06-01T12:00:00"},
+            },
+        )
+    )
+    at = db.rows("s.naive", ["at"])[0]["at"]
+    assert at == datetime.datetime(2024, 6, 1, 12, tzinfo=datetime.UTC)

@@ -231,6 +231,7 @@ class PostgresDialect(Dialect):
         # Staging tables are temp tables, cached in the session's temp_buffers (8 MB by
         # default): a batch that fits stays in memory instead of spilling to disk.
         self.execute("SET temp_buffers = '256MB'")
+        self.execute("SET TimeZone = 'UTC'")  # a date-time without offset means UTC
         self.commit()
 
     # -- connection ---------------------------------------------------------------------
