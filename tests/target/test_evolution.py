@@ -83,3 +83,17 @@ def test_same_schema_twice_changes_nothing(db: Database) -> None:
     before = db.columns(TABLE)
     db.load(fixture("evolve_base"))
     assert db.columns(TABLE) == before
+
+
+def test_key_column_widens(db: Database) -> None:
+    """DuckDB cannot ALTER a primary key column's type: the table is rebuilt instead."""
+    db.load(fixture("key_int32"))
+    db.execute("CREATE VIEW canvas.keyed_view AS SELECT id, name FROM canvas.keyed")
+    db.load(fixture("key_int64"))
+    assert db.columns("canvas.keyed")["id"][0] == "bigint"
+    assert db.query("SELECT id, name FROM canvas.keyed_view ORDER BY id") == [
+        (1, "a2"),
+        (2**40, "big"),
+    ]
+    db.load(fixture("key_int64"))  # the primary key survived the rebuild: still upserts
+    assert len(db.rows("canvas.keyed", ["id"])) == 2
