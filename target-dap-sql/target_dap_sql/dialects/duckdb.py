@@ -13,6 +13,7 @@ DuckDB's ALTER limits, and how we live with them:
 
 from __future__ import annotations
 
+import atexit
 import re
 import shutil
 import tempfile
@@ -115,6 +116,8 @@ class DuckDBDialect(Dialect):
         except (OSError, duckdb.Error) as error:
             raise TargetError(f"cannot open DuckDB database {url.url}: {error}") from error
         self.staging_dir = Path(tempfile.mkdtemp(prefix="target-dap-sql-"))
+        # Also when a run ends in an error and nobody calls close():
+        atexit.register(shutil.rmtree, self.staging_dir, ignore_errors=True)
         self._in_transaction = False
         self._stage_count = 0
 
