@@ -40,6 +40,18 @@ class Plan:
     def __bool__(self) -> bool:
         return bool(self.add or self.add_members or self.relax or self.retype)
 
+    def __str__(self) -> str:
+        parts = []
+        if self.add:
+            parts.append("added " + ", ".join(c.name for c in self.add))
+        for column, members in self.add_members:
+            parts.append(f"new values of {column.name}: {', '.join(members)}")
+        if self.relax:
+            parts.append("NOT NULL dropped on " + ", ".join(c.name for c in self.relax))
+        for have, new in self.retype:
+            parts.append(f"{have.name} widened from {have.describe()} to {new.kind.value}")
+        return "; ".join(parts)
+
 
 def holds(existing: Kind, wanted: Kind) -> bool:  # noqa: PLR0911 - one rule per family
     """True when every value of `wanted` fits a column of kind `existing` unchanged."""
