@@ -1,0 +1,403 @@
+"""What every database dialect provides, and the SQL they share.
+
+The sink never branches on the database: it asks its dialect to prepare a table (create
+or evolve, committed on its own), to stage records, to merge a staged batch in one
+transaction, and to sweep old table versions. The merge statements are standard SQL that
+PostgreSQL and DuckDB both run; the dialects differ in DDL, type names, catalog queries
+and the bulk path into the staging table.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import logging
+import threading
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+from target_dap_sql.columns import BATCHED_AT, DELETED_AT, TABLE_VERSION, Column, TableSpec
+from target_dap_sql.database_url import DatabaseUrl
+from target_dap_sql.errors import MissingKeyError, TargetError
+from target_dap_sql.evolution import ExistingTable, Plan, plan_evolution
+from target_dap_sql.identifiers import fit_name, quote
+
+logger = logging.getLogger("target_dap_sql")
+
+LINE = "_sdc_input_line"  # staging only: the input line of each record
+
+
+class LoadMethod(enum.StrEnum):
+    UPSERT = "upsert"
+    APPEND_ONLY = "append-only"
+    OVERWRITE = "overwrite"
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Target settings that decide DDL and merge statements."""
+
+    load_method: LoadMethod = LoadMethod.UPSERT
+    hard_delete: bool = False
+    enum_as_text: bool = False
+    duckdb_memory_limit: str = "512MB"
+
+
+@dataclass(frozen=True)
+class LoadTable:
+    """A prepared table: its spec (database names) and the source field of each column.
+
+    `columns` are the database's columns for the stream's fields, in stream order, with
+    their kinds as the database has them after evolution (maybe wider than the stream's).
+    """
+
+    spec: TableSpec
+    columns: tuple[Column, ...]
+    sources: tuple[str, ...]
+
+    @property
+    def qualified(self) -> str:
+        return f"{quote(self.spec.schema)}.{quote(self.spec.name)}"
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return self.spec.key
+
+    def label(self) -> str:
+        return f"stream {self.spec.stream!r} (table {self.spec.display_name})"
+
+
+@dataclass
+class RunMemory:
+    """What the merges of one run remember, shared by all of the run's connections."""
+
+    overwritten: set[str] = field(default_factory=set)  # tables emptied (load_method overwrite)
+    relaxed: dict[str, set[str]] = field(default_factory=dict)  # NOT NULL dropped this run
+
+
+class Stage(abc.ABC):
+    """Records of one batch on their way into the database's staging table."""
+
+    def __init__(self) -> None:
+        self.lines: array[int] = array("q")
+        self.ready = threading.Event()  # cleared while its batch merges in the background
+        self.ready.set()
+
+    @property
+    def size(self) -> int:
+        return len(self.lines)
+
+    @abc.abstractmethod
+    def add(self, line: int, version: int | None, record: Any) -> None:
+        """Stage one record (raw JSON bytes or a dict, as the dialect's `raw_records` says)."""
+
+    def input_line(self, staged_row: int) -> int | None:
+        """Input line of the n-th staged row (1-based), as database errors count rows."""
+        if 1 <= staged_row <= len(self.lines):
+            return self.lines[staged_row - 1]
+        return None
+
+    def reset(self) -> None:
+        self.lines = array("q")
+
+
+class Dialect(abc.ABC):
+    """One database connection and everything the target does with it."""
+
+    default_schema: str
+    max_identifier_bytes: int | None = None
+    raw_records = True  # stages take a record's raw JSON bytes (else the parsed dict)
+    text_holds_nul = True  # False: NUL characters are removed before staging
+    case_insensitive_names: bool = False
+
+    def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
+        self.url = url
+        self.options = options
+        self.idle = threading.Event()  # cleared while the merge worker uses this connection
+        self.idle.set()
+        self.memory = RunMemory()
+
+    # -- catalog and DDL (each dialect) -------------------------------------------------
+
+    @abc.abstractmethod
+    def read_table(self, schema: str, name: str) -> ExistingTable | None:
+        """The table's columns and primary key, or None when it does not exist."""
+
+    @abc.abstractmethod
+    def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
+        """Create schema, enum types and table, with comments (no commit)."""
+
+    @abc.abstractmethod
+    def apply_plan(self, spec: TableSpec, existing: ExistingTable, plan: Plan) -> None:
+        """Apply an evolution plan (no commit)."""
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    @abc.abstractmethod
+    def execute(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run one statement in the current transaction; rows if it returns any."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # -- staging and merge (each dialect) -----------------------------------------------
+
+    @abc.abstractmethod
+    def open_stage(self, table: LoadTable) -> Stage:
+        """A stage for the table's batches (reused batch after batch)."""
+
+    @abc.abstractmethod
+    def load_stage(self, table: LoadTable, stage: Stage) -> str:
+        """Finish the bulk load; return the staging relation for the merge statements.
+
+        Runs inside the batch transaction; raises `TargetError` naming the line (and the
+        column where the database says) of a value the database rejects.
+        """
+
+    def raw_relation(self, stage: Stage, staged: str) -> str:
+        """The staged rows before any cast, for NULL checks that need no typed values."""
+        return staged
+
+    def explain_failure(
+        self, table: LoadTable, stage: Stage, error: Exception
+    ) -> TargetError | None:
+        """A message naming the line (and column) a failed merge choked on, where findable."""
+        return None
+
+    def seal(self, stage: Stage) -> None:
+        """End the stage's bulk load in the calling (main) thread, before a merge."""
+        return None
+
+    @abc.abstractmethod
+    def clear_stage(self, table: LoadTable, stage: Stage) -> None:
+        """Empty the stage for the next batch (inside the batch transaction)."""
+
+    @abc.abstractmethod
+    def drop_stage(self, table: LoadTable, stage: Stage) -> None:
+        """Release the stage's tables and files (end of the sink)."""
+
+    # -- shared: prepare -----------------------------------------------------------------
+
+    def fit_spec(self, spec: TableSpec) -> tuple[TableSpec, tuple[str, ...]]:
+        """The spec with names the database accepts, and each column's source field."""
+        limit = self.max_identifier_bytes
+        names: dict[str, str] = {}
+        fitted: list[Column] = []
+        for column in spec.columns:
+            name = fit_name(column.name, limit, what=f"column of stream {spec.stream!r}")
+            folded = name.lower() if self.case_insensitive_names else name
+            if folded in names:
+                raise TargetError(
+                    f"stream {spec.stream!r}: columns {names[folded]!r} and {column.name!r} "
+                    "map to the same database column name; rename one in the tap "
+                    "(or with a stream map)"
+                )
+            names[folded] = column.name
+            fitted.append(
+                Column(
+                    name, column.kind, column.nullable, column.comment, column.members, column.scale
+                )
+            )
+        by_source = dict(zip((c.name for c in spec.columns), fitted, strict=True))
+        key = tuple(by_source[k].name for k in spec.key)
+        table = TableSpec(
+            schema=fit_name(spec.schema, limit, what="schema"),
+            name=fit_name(spec.name, limit, what="table"),
+            columns=tuple(fitted),
+            key=key,
+            stream=spec.stream,
+        )
+        return table, tuple(c.name for c in spec.columns)
+
+    def prepare_table(self, wanted: TableSpec) -> LoadTable:
+        """Create or evolve the table for a SCHEMA message, committed before any data."""
+        spec, sources = self.fit_spec(wanted)
+        upsert = self.options.load_method != LoadMethod.APPEND_ONLY
+        try:
+            existing = self.read_table(spec.schema, spec.name)
+            if existing is None:
+                self.create_table(spec, with_key=upsert and bool(spec.key))
+                logger.info("Created table %s", spec.display_name)
+            else:
+                plan = plan_evolution(existing, spec, upsert=upsert)
+                if plan:
+                    self.apply_plan(spec, existing, plan)
+                    logger.info("Evolved table %s: %s", spec.display_name, plan)
+            self.commit()
+        except TargetError:
+            self.rollback()
+            raise
+        except Exception as error:
+            self.rollback()
+            raise TargetError(f"table {spec.display_name}: {error}") from error
+        final = self.read_table(spec.schema, spec.name)
+        assert final is not None
+        columns = tuple(final.columns[c.name] for c in spec.columns)
+        return LoadTable(spec=spec, columns=columns, sources=sources)
+
+    # -- shared: merge -------------------------------------------------------------------
+
+    def data_columns(self, table: LoadTable) -> list[str]:
+        """Columns filled from records (metadata columns of the target excluded)."""
+        return [c.name for c in table.columns if c.name not in (TABLE_VERSION, BATCHED_AT)]
+
+    def merge(self, table: LoadTable, stage: Stage) -> None:
+        """Load the staged batch into the table in one transaction, then commit."""
+        if stage.size == 0:
+            return
+        try:
+            staged = self.load_stage(table, stage)
+            has_deletes = self._check_batch(table, self.raw_relation(stage, staged))
+            method = self.options.load_method
+            if method == LoadMethod.OVERWRITE and table.qualified not in self.memory.overwritten:
+                self.execute(f"DELETE FROM {table.qualified}")
+                self.memory.overwritten.add(table.qualified)
+            if method == LoadMethod.APPEND_ONLY or not table.key:
+                self._append(table, staged)
+            else:
+                self._upsert(table, staged, has_deletes=has_deletes)
+            self.clear_stage(table, stage)
+            self.commit()
+        except TargetError:
+            self.rollback()
+            raise
+        except Exception as error:
+            try:
+                explained = self.explain_failure(table, stage, error)
+            except Exception:
+                explained = None
+            self.rollback()
+            if explained is not None:
+                raise explained from error
+            raise TargetError(
+                f"{table.label()}: the database rejected the batch of input lines "
+                f"{stage.lines[0]}-{stage.lines[-1]}: {error}"
+            ) from error
+
+    def _check_batch(self, table: LoadTable, staged: str) -> bool:
+        """Fail on a record without its key; relax a NOT NULL column a record leaves empty.
+
+        Deletes carry only their key, so they never count as missing a value. One scan of
+        the batch also tells whether it holds deletes at all (the return value).
+        """
+        checks: list[tuple[str, str]] = [(k, f"{quote(k)} IS NULL") for k in table.key]
+        deleted = f"{quote(DELETED_AT)} IS NOT NULL"
+        relaxed = self.memory.relaxed.get(table.qualified, set())
+        checks += [
+            (c.name, f"{quote(c.name)} IS NULL AND NOT ({deleted})")
+            for c in table.columns
+            if not c.nullable
+            and c.name not in table.key
+            and c.name not in relaxed
+            and c.name in self.data_columns(table)
+        ]
+        select = ", ".join(
+            [f"min({quote(LINE)}) FILTER (WHERE {cond})" for _, cond in checks]
+            + [f"count(*) FILTER (WHERE {deleted})"]
+        )
+        *lines, deletes = self.execute(f"SELECT {select} FROM {staged}")[0]
+        found = [(int(line), name) for (name, _), line in zip(checks, lines, strict=True) if line]
+        missing_keys = sorted((line, name) for line, name in found if name in table.key)
+        if missing_keys:
+            line, name = missing_keys[0]
+            raise MissingKeyError(
+                f"{table.label()}: the record has no value for key property {name!r}", line=line
+            )
+        for line, name in sorted(found):
+            # A value missing where the schema's type has no null: the property is optional
+            # in JSON Schema terms (not in `required`), so the column learns it, as when a
+            # source relaxes a column. Committed with the batch.
+            if name not in self.memory.relaxed.setdefault(table.qualified, set()):
+                self.memory.relaxed[table.qualified].add(name)
+                logger.warning(
+                    "%s: input line %d has no value for NOT NULL column %r; making the "
+                    "column nullable",
+                    table.label(),
+                    line,
+                    name,
+                )
+                self.execute(
+                    f"ALTER TABLE {table.qualified} ALTER COLUMN {quote(name)} DROP NOT NULL"
+                )
+        return bool(deletes)
+
+    def _append(self, table: LoadTable, staged: str) -> None:
+        columns = self.data_columns(table)
+        names = ", ".join(quote(c) for c in (*columns, TABLE_VERSION, BATCHED_AT))
+        values = ", ".join(quote(c) for c in (*columns, TABLE_VERSION))
+        self.execute(
+            f"INSERT INTO {table.qualified} ({names}) SELECT {values}, now() "
+            f"FROM {staged} ORDER BY {quote(LINE)}"
+        )
+
+    def _upsert(self, table: LoadTable, staged: str, *, has_deletes: bool) -> None:
+        """Per key: upsert its last record that is not a delete, then apply its last delete.
+
+        Applying both (not only the very last record) makes the result the same however
+        the records fall into batches: an insert and a delete of one key in one batch
+        leave a row marked deleted (soft) or no row (hard), as two batches would.
+        """
+        keys = ", ".join(quote(k) for k in table.key)
+        deleted = f"{quote(DELETED_AT)} IS NOT NULL"
+        columns = self.data_columns(table)
+        names = ", ".join(quote(c) for c in (*columns, TABLE_VERSION, BATCHED_AT))
+        values = ", ".join(quote(c) for c in (*columns, TABLE_VERSION))
+        updates = ", ".join(
+            f"{quote(c)} = excluded.{quote(c)}"
+            for c in (*columns, TABLE_VERSION, BATCHED_AT)
+            if c not in table.key
+        )
+        # Sorting for DISTINCT ON is most of a merge; a batch whose keys are all distinct
+        # (the usual case) needs none.
+        key_tuple = keys if len(table.key) == 1 else f"({keys})"
+        repeated = self.execute(f"SELECT count(*) <> count(DISTINCT {key_tuple}) FROM {staged}")
+        source = (
+            f"(SELECT DISTINCT ON ({keys}) * FROM {staged} WHERE NOT ({deleted}) "
+            f"ORDER BY {keys}, {quote(LINE)} DESC)"
+            if repeated[0][0]
+            else f"(SELECT * FROM {staged} WHERE NOT ({deleted}))"
+        )
+        # Into a table that is still empty no key can conflict: a plain INSERT skips the
+        # speculative insertion of ON CONFLICT (about 40% of an initial load's merge).
+        empty = not repeated[0][0] and not self.execute(f"SELECT 1 FROM {table.qualified} LIMIT 1")
+        conflict = "" if empty else f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        self.execute(
+            f"INSERT INTO {table.qualified} ({names}) SELECT {values}, now() FROM {source} AS d"
+            + conflict
+        )
+        if not has_deletes:
+            return
+        latest = (
+            f"(SELECT * FROM (SELECT DISTINCT ON ({keys}) * FROM {staged} "
+            f"ORDER BY {keys}, {quote(LINE)} DESC) AS last WHERE {deleted})"
+        )
+        match = " AND ".join(f"t.{quote(k)} = d.{quote(k)}" for k in table.key)
+        if self.options.hard_delete:
+            self.execute(f"DELETE FROM {table.qualified} AS t USING {latest} AS d WHERE {match}")
+        else:
+            self.execute(
+                f"UPDATE {table.qualified} AS t SET {quote(DELETED_AT)} = d.{quote(DELETED_AT)}, "
+                f"{quote(TABLE_VERSION)} = d.{quote(TABLE_VERSION)}, {quote(BATCHED_AT)} = now() "
+                f"FROM {latest} AS d WHERE {match}"
+            )
+
+    def sweep_versions(self, table: LoadTable, version: int) -> None:
+        """ACTIVATE_VERSION: rows of older (or no) table versions go, or are marked deleted."""
+        older = f"({quote(TABLE_VERSION)} IS NULL OR {quote(TABLE_VERSION)} < {int(version)})"
+        try:
+            if self.options.hard_delete:
+                self.execute(f"DELETE FROM {table.qualified} WHERE {older}")
+            else:
+                self.execute(
+                    f"UPDATE {table.qualified} SET {quote(DELETED_AT)} = now(), "
+                    f"{quote(BATCHED_AT)} = now() WHERE {older} AND {quote(DELETED_AT)} IS NULL"
+                )
+            self.commit()
+        except Exception as error:
+            self.rollback()
+            raise TargetError(f"{table.label()}: ACTIVATE_VERSION {version}: {error}") from error

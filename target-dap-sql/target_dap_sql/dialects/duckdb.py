@@ -1,0 +1,388 @@
+"""DuckDB, the embedded default: NDJSON staging files read by DuckDB's own JSON reader.
+
+Records go to a staging file as they arrive, untouched (the raw JSON of each record,
+wrapped with its input line and table version); at the end of a batch DuckDB parses the
+file in parallel with `read_json` and explicit column types, then the shared merge runs.
+
+DuckDB's ALTER limits, and how we live with them:
+- enum types cannot grow: the column goes to VARCHAR, the type is recreated with the new
+  members, and the column goes back to it (views bind at query time, so they keep working);
+- a key (PRIMARY KEY) column cannot change type: the table is rebuilt (new table, copy,
+  swap) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+import duckdb
+import orjson
+
+from target_dap_sql.columns import Column, Kind, TableSpec
+from target_dap_sql.database_url import DatabaseUrl
+from target_dap_sql.dialects.base import LINE, Dialect, LoadOptions, LoadTable, Stage
+from target_dap_sql.errors import TargetError
+from target_dap_sql.evolution import ExistingTable, Plan
+from target_dap_sql.identifiers import quote
+
+_TYPE_NAMES = {
+    Kind.SMALLINT: "SMALLINT",
+    Kind.INTEGER: "INTEGER",
+    Kind.BIGINT: "BIGINT",
+    Kind.DOUBLE: "DOUBLE",
+    Kind.BOOLEAN: "BOOLEAN",
+    Kind.TIMESTAMP: "TIMESTAMP WITH TIME ZONE",
+    Kind.DATE: "DATE",
+    Kind.TIME: "TIME",
+    Kind.UUID: "UUID",
+    Kind.IP: "VARCHAR",  # the inet extension is not bundled with DuckDB
+    Kind.TEXT: "VARCHAR",
+    Kind.JSON: "JSON",
+}
+_KINDS = {
+    "SMALLINT": Kind.SMALLINT,
+    "INTEGER": Kind.INTEGER,
+    "BIGINT": Kind.BIGINT,
+    "DOUBLE": Kind.DOUBLE,
+    "FLOAT": Kind.DOUBLE,
+    "BOOLEAN": Kind.BOOLEAN,
+    "TIMESTAMP WITH TIME ZONE": Kind.TIMESTAMP,
+    "TIMESTAMP": Kind.TIMESTAMP,
+    "DATE": Kind.DATE,
+    "TIME": Kind.TIME,
+    "UUID": Kind.UUID,
+    "VARCHAR": Kind.TEXT,
+    "JSON": Kind.JSON,
+}
+# What read_json parses a column as; enum values are checked and cast in SQL instead,
+# so that a bad value is reported with its line and column.
+_READ_AS_TEXT = {Kind.ENUM, Kind.IP, Kind.OTHER, Kind.VARCHAR, Kind.TEXT}
+_LINE_IN_ERROR = re.compile(r"in line (\d+)")
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBStage(Stage):
+    """One table's batch as an NDJSON file: {"l": line, "v": version, "r": record}."""
+
+    def __init__(self, path: Path, table: LoadTable) -> None:
+        super().__init__()
+        self.path = path
+        self.table = table
+        self.file: IO[bytes] = path.open("wb", buffering=1 << 20)
+
+    def add(self, line: int, version: int | None, record: Any) -> None:
+        if isinstance(record, dict):  # from the SDK path (validation or stream maps on)
+            record = orjson.dumps(record, default=str)
+        self.lines.append(line)
+        head = b'{"l":%d,"v":%s,"r":' % (line, b"null" if version is None else b"%d" % version)
+        self.file.write(head)
+        self.file.write(record)
+        self.file.write(b"}\n")
+
+    def reset(self) -> None:
+        super().reset()
+        self.file.close()
+        self.file = self.path.open("wb", buffering=1 << 20)
+
+
+class DuckDBDialect(Dialect):
+    """An embedded DuckDB database file."""
+
+    default_schema = "main"
+    case_insensitive_names = True
+
+    def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
+        super().__init__(url, options)
+        assert url.path is not None
+        try:
+            url.path.parent.mkdir(parents=True, exist_ok=True)
+            # Row order is carried by the input-line column, so DuckDB may reorder freely
+            # (and buffer less) while reading staging files.
+            self.connection = duckdb.connect(
+                str(url.path),
+                config={
+                    "preserve_insertion_order": False,
+                    "memory_limit": options.duckdb_memory_limit,
+                },
+            )
+        except (OSError, duckdb.Error) as error:
+            raise TargetError(f"cannot open DuckDB database {url.url}: {error}") from error
+        self.staging_dir = Path(tempfile.mkdtemp(prefix="target-dap-sql-"))
+        # Also when a run ends in an error and nobody calls close():
+        atexit.register(shutil.rmtree, self.staging_dir, ignore_errors=True)
+        self._in_transaction = False
+        self._stage_count = 0
+
+    # -- connection ---------------------------------------------------------------------
+
+    def execute(self, sql: str) -> list[tuple[Any, ...]]:
+        if not self._in_transaction:
+            self.connection.execute("BEGIN TRANSACTION")
+            self._in_transaction = True
+        result = self.connection.execute(sql)
+        return result.fetchall() if result.description else []
+
+    def commit(self) -> None:
+        if self._in_transaction:
+            self._in_transaction = False
+            self.connection.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._in_transaction:
+            self._in_transaction = False
+            self.connection.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.connection.close()
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
+
+    # -- catalog -------------------------------------------------------------------------
+
+    def read_table(self, schema: str, name: str) -> ExistingTable | None:
+        where = (
+            f"schema_name = {literal(schema)} AND table_name = {literal(name)} "
+            "AND database_name = current_database()"
+        )
+        rows = self.execute(
+            f"SELECT column_name, data_type, is_nullable, comment FROM duckdb_columns() "
+            f"WHERE {where} ORDER BY column_index"
+        )
+        if not rows:
+            return None
+        columns: dict[str, Column] = {}
+        for col, data_type, nullable, comment in rows:
+            type_name = str(data_type)
+            members: tuple[str, ...] = ()
+            if type_name.startswith("ENUM("):
+                kind = Kind.ENUM
+                members = tuple(self.execute(f"SELECT enum_range(NULL::{type_name})")[0][0])
+            elif type_name.startswith("DECIMAL"):
+                kind = Kind.DECIMAL
+            else:
+                kind = _KINDS.get(type_name, Kind.OTHER)
+            columns[str(col)] = Column(
+                str(col),
+                kind,
+                bool(nullable),
+                str(comment) if comment else None,
+                members,
+                db_type=type_name,
+            )
+        key_rows = self.execute(
+            f"SELECT constraint_column_names FROM duckdb_constraints() WHERE {where} "
+            "AND constraint_type = 'PRIMARY KEY'"
+        )
+        key = tuple(key_rows[0][0]) if key_rows else ()
+        return ExistingTable(columns=columns, key=key)
+
+    # -- DDL -----------------------------------------------------------------------------
+
+    def enum_type(self, spec: TableSpec, column: Column) -> str:
+        return f"{quote(spec.schema)}.{quote(f'{spec.name}__{column.name}')}"
+
+    def type_name(self, spec: TableSpec, column: Column) -> str:
+        if column.kind == Kind.ENUM:
+            return self.enum_type(spec, column)
+        if column.kind == Kind.DECIMAL:
+            return "DOUBLE" if column.scale is None else f"DECIMAL(38, {min(column.scale, 38)})"
+        return _TYPE_NAMES[column.kind]
+
+    def _create_enum(self, spec: TableSpec, column: Column, members: tuple[str, ...]) -> None:
+        self.execute(
+            f"CREATE TYPE {self.enum_type(spec, column)} AS ENUM "
+            f"({', '.join(literal(m) for m in members)})"
+        )
+
+    def _comment(self, spec: TableSpec, column: Column) -> None:
+        if column.comment:
+            self.execute(
+                f"COMMENT ON COLUMN {quote(spec.schema)}.{quote(spec.name)}.{quote(column.name)} "
+                f"IS {literal(column.comment)}"
+            )
+
+    def _definition(self, spec: TableSpec, columns: list[Column], key: tuple[str, ...]) -> str:
+        parts = [
+            f"{quote(c.name)} {self.type_name(spec, c)}{'' if c.nullable else ' NOT NULL'}"
+            for c in columns
+        ]
+        if key:
+            parts.append(f"PRIMARY KEY ({', '.join(quote(k) for k in key)})")
+        return ", ".join(parts)
+
+    def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(spec.schema)}")
+        for column in spec.columns:
+            if column.kind == Kind.ENUM:
+                self.execute(f"DROP TYPE IF EXISTS {self.enum_type(spec, column)}")
+                self._create_enum(spec, column, column.members)
+        key = spec.key if with_key else ()
+        table = f"{quote(spec.schema)}.{quote(spec.name)}"
+        self.execute(f"CREATE TABLE {table} ({self._definition(spec, list(spec.columns), key)})")
+        for column in spec.columns:
+            self._comment(spec, column)
+
+    def apply_plan(self, spec: TableSpec, existing: ExistingTable, plan: Plan) -> None:
+        table = f"{quote(spec.schema)}.{quote(spec.name)}"
+        for column in plan.add:
+            if column.kind == Kind.ENUM:
+                self.execute(f"DROP TYPE IF EXISTS {self.enum_type(spec, column)}")
+                self._create_enum(spec, column, column.members)
+            self.execute(
+                f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} "
+                f"{self.type_name(spec, column)}"
+            )
+            self._comment(spec, column)
+        for have, members in plan.add_members:
+            # DuckDB enums cannot grow: park the column as VARCHAR, recreate the type.
+            name = quote(have.name)
+            self.execute(f"ALTER TABLE {table} ALTER COLUMN {name} TYPE VARCHAR")
+            self.execute(f"DROP TYPE IF EXISTS {self.enum_type(spec, have)}")
+            self._create_enum(spec, have, have.members + members)
+            self.execute(
+                f"ALTER TABLE {table} ALTER COLUMN {name} TYPE {self.enum_type(spec, have)}"
+            )
+        for column in plan.relax:
+            self.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} DROP NOT NULL")
+        if any(have.name in existing.key for have, _ in plan.retype):
+            self._rebuild(spec, table, plan)
+            return
+        for have, new in plan.retype:
+            target = self.type_name(spec, new)
+            source = quote(have.name)
+            using = f"to_json({source})" if new.kind == Kind.JSON else f"{source}::{target}"
+            self.execute(f"ALTER TABLE {table} ALTER COLUMN {source} TYPE {target} USING {using}")
+
+    def _rebuild(self, spec: TableSpec, table: str, plan: Plan) -> None:
+        """Change key column types by copying into a new table (DuckDB cannot ALTER them)."""
+        current = self.read_table(spec.schema, spec.name)
+        assert current is not None
+        new_types = {have.name: new for have, new in plan.retype}
+        columns = [
+            Column(
+                c.name,
+                new_types[c.name].kind,
+                c.nullable,
+                c.comment,
+                new_types[c.name].members,
+                new_types[c.name].scale,
+            )
+            if c.name in new_types
+            else c
+            for c in current.columns.values()
+        ]
+        typed = [
+            f"{quote(c.name)} {self.type_name(spec, c) if c.db_type is None else c.db_type}"
+            f"{'' if c.nullable else ' NOT NULL'}"
+            for c in columns
+        ]
+        key = f", PRIMARY KEY ({', '.join(quote(k) for k in current.key)})" if current.key else ""
+        rebuilt = f"{quote(spec.schema)}.{quote(spec.name + '__sdc_rebuild')}"
+        self.execute(f"CREATE TABLE {rebuilt} ({', '.join(typed)}{key})")
+        self.execute(f"INSERT INTO {rebuilt} SELECT * FROM {table}")
+        self.execute(f"DROP TABLE {table}")
+        self.execute(f"ALTER TABLE {rebuilt} RENAME TO {quote(spec.name)}")
+        for column in columns:
+            self._comment(spec, column)
+
+    # -- staging -------------------------------------------------------------------------
+
+    def open_stage(self, table: LoadTable) -> Stage:
+        self._stage_count += 1
+        return DuckDBStage(self.staging_dir / f"stage_{self._stage_count}.ndjson", table)
+
+    def _read_type(self, column: Column) -> str:
+        if column.kind in _READ_AS_TEXT:
+            return "VARCHAR"
+        return column.db_type or _TYPE_NAMES[column.kind]
+
+    def seal(self, stage: Stage) -> None:
+        assert isinstance(stage, DuckDBStage)
+        stage.file.flush()
+
+    def load_stage(self, table: LoadTable, stage: Stage) -> str:
+        assert isinstance(stage, DuckDBStage)
+        data = set(self.data_columns(table))
+        pairs = [
+            (s, c) for s, c in zip(table.sources, table.columns, strict=True) if c.name in data
+        ]
+        struct = ", ".join(f"{quote(s)} {self._read_type(c)}" for s, c in pairs)
+        columns = f"{{'l': 'BIGINT', 'v': 'BIGINT', 'r': {literal(f'STRUCT({struct})')}}}"
+        select = ", ".join(f"r.{quote(s)} AS {quote(c.name)}" for s, c in pairs)
+        relation = quote("_sdc_stage")
+        self.execute(f"DROP TABLE IF EXISTS {relation}")
+        try:
+            self.execute(
+                f"CREATE TEMP TABLE {relation} AS SELECT l AS {quote(LINE)}, "
+                f"v AS {quote('_sdc_table_version')}, {select} FROM read_json("
+                f"{literal(str(stage.path))}, format = 'newline_delimited', "
+                f"columns = {columns}, maximum_object_size = 16777216)"
+            )
+        except duckdb.Error as error:
+            self.rollback()  # the failed transaction would refuse the diagnosis queries
+            raise self._read_error(table, stage, error) from error
+        self._check_enums(table, relation)
+        return relation
+
+    def _check_enums(self, table: LoadTable, relation: str) -> None:
+        for column in table.columns:
+            if column.kind != Kind.ENUM:
+                continue
+            name = quote(column.name)
+            bad = self.execute(
+                f"SELECT {quote(LINE)}, {name} FROM {relation} WHERE {name} IS NOT NULL AND "
+                f"TRY_CAST({name} AS {column.db_type}) IS NULL ORDER BY 1 LIMIT 1"
+            )
+            if bad:
+                raise TargetError(
+                    f"{table.label()}, column {column.name!r}: value {bad[0][1]!r} is not a "
+                    "member of the column's enum type",
+                    line=int(str(bad[0][0])),
+                )
+
+    def _read_error(self, table: LoadTable, stage: DuckDBStage, error: Exception) -> TargetError:
+        """Name the input line and column of a value DuckDB's reader rejected."""
+        message = str(error).splitlines()[0]
+        match = _LINE_IN_ERROR.search(str(error))
+        if match is None:
+            return TargetError(f"{table.label()}: {message}")
+        row = int(match.group(1))
+        line = stage.input_line(row)
+        column = self._failing_column(table, stage, row)
+        where = f", column {column!r}" if column else ""
+        return TargetError(f"{table.label()}{where}: {message}", line=line)
+
+    def _failing_column(self, table: LoadTable, stage: DuckDBStage, row: int) -> str | None:
+        with stage.path.open("rb") as file:
+            for number, text in enumerate(file, 1):
+                if number == row:
+                    record: dict[str, Any] = orjson.loads(text)["r"]
+                    break
+            else:
+                return None
+        for source, column in zip(table.sources, table.columns, strict=True):
+            value = record.get(source)
+            if value is None:
+                continue
+            probe = value if isinstance(value, str) else orjson.dumps(value).decode()
+            try:
+                self.connection.execute(f"SELECT CAST(? AS {self._read_type(column)})", [probe])
+            except duckdb.Error:
+                return source
+        return None
+
+    def clear_stage(self, table: LoadTable, stage: Stage) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {quote('_sdc_stage')}")
+        stage.reset()
+
+    def drop_stage(self, table: LoadTable, stage: Stage) -> None:
+        assert isinstance(stage, DuckDBStage)
+        stage.file.close()
+        stage.path.unlink(missing_ok=True)

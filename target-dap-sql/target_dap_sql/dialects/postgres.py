@@ -1,0 +1,561 @@
+"""PostgreSQL through psycopg 3: binary COPY into a temp staging table, set-based merges.
+
+Records stream into the staging table while the input is read (one COPY per batch), so
+PostgreSQL ingests on its own core while Python parses the next lines. Integers, floats
+and booleans travel in binary (packed by psycopg in C); every other value travels as the
+text the tap sent and the merge casts it (timestamps, dates, enums, inet, uuid, numeric,
+jsonb), so PostgreSQL parses those values itself. A value a cast rejects is traced back
+to its input line and column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from contextlib import AbstractContextManager
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.copy import Copy
+
+from target_dap_sql.columns import Column, Kind, TableSpec
+from target_dap_sql.database_url import DatabaseUrl, redact
+from target_dap_sql.dialects.base import (
+    LINE,
+    Dialect,
+    LoadOptions,
+    LoadTable,
+    Stage,
+)
+from target_dap_sql.errors import TargetError
+from target_dap_sql.evolution import ExistingTable, Plan
+from target_dap_sql.identifiers import fit_name, quote
+
+_TYPE_NAMES = {
+    Kind.SMALLINT: "smallint",
+    Kind.INTEGER: "integer",
+    Kind.BIGINT: "bigint",
+    Kind.DECIMAL: "numeric",
+    Kind.DOUBLE: "double precision",
+    Kind.BOOLEAN: "boolean",
+    Kind.TIMESTAMP: "timestamp with time zone",
+    Kind.DATE: "date",
+    Kind.TIME: "time without time zone",
+    Kind.UUID: "uuid",
+    Kind.IP: "inet",
+    Kind.TEXT: "text",
+    Kind.JSON: "jsonb",
+}
+_KINDS = {
+    "smallint": Kind.SMALLINT,
+    "integer": Kind.INTEGER,
+    "bigint": Kind.BIGINT,
+    "double precision": Kind.DOUBLE,
+    "real": Kind.DOUBLE,
+    "boolean": Kind.BOOLEAN,
+    "timestamp with time zone": Kind.TIMESTAMP,
+    "timestamp without time zone": Kind.TIMESTAMP,
+    "date": Kind.DATE,
+    "time without time zone": Kind.TIME,
+    "uuid": Kind.UUID,
+    "inet": Kind.IP,
+    "text": Kind.TEXT,
+    "jsonb": Kind.JSON,
+    "json": Kind.JSON,
+}
+# Staging column types for binary COPY: psycopg packs these from Python values in C. All
+# integers travel as int8 (psycopg's int2/int4 packing wraps values that do not fit) and
+# the merge casts them, so PostgreSQL checks the range; every other kind is staged as
+# text (the reader's strings, as sent) and cast by the merge too.
+_BINARY_KINDS = {
+    Kind.SMALLINT: "int8",
+    Kind.INTEGER: "int8",
+    Kind.BIGINT: "int8",
+    Kind.DOUBLE: "float8",
+    Kind.BOOLEAN: "bool",
+}
+_STAGED_AS_IS = {Kind.BIGINT, Kind.DOUBLE, Kind.BOOLEAN, Kind.TEXT}
+_INT8_RANGE = range(-(2**63), 2**63)
+_NARROW_INTEGERS = {Kind.SMALLINT: range(-(2**15), 2**15), Kind.INTEGER: range(-(2**31), 2**31)}
+_QUOTED_VALUE = re.compile(r': "(.*)"\s*$', re.DOTALL)
+_COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
+_MAX_IDENTIFIER = 63
+
+
+def literal(text: str) -> str:
+    """A SQL string literal (standard_conforming_strings is on since PostgreSQL 9.1)."""
+    return "'" + text.replace("\x00", "").replace("'", "''") + "'"
+
+
+def _kind_of(type_name: str, type_type: str) -> Kind:
+    if type_type == "e":
+        return Kind.ENUM
+    if type_name.startswith("numeric"):
+        return Kind.DECIMAL
+    if type_name.startswith(("character varying", "character(")):
+        return Kind.VARCHAR
+    return _KINDS.get(type_name, Kind.OTHER)
+
+
+def _as_text(value: Any) -> str:
+    """A JSON value as the text a text-staged column takes (numbers exact, true not True)."""
+    return orjson.dumps(value, default=str).decode()
+
+
+class PostgresStage(Stage):
+    """Rows of one table's batch, streamed by binary COPY into a session temp table."""
+
+    def __init__(self, dialect: PostgresDialect, table: LoadTable, relation: str) -> None:
+        super().__init__()
+        self.dialect = dialect
+        self.table = table
+        self.relation = relation
+        data = set(dialect.data_columns(table))
+        pairs = [
+            (s, c) for s, c in zip(table.sources, table.columns, strict=True) if c.name in data
+        ]
+        self.columns = [c for _, c in pairs]
+        names = ", ".join(quote(c.name) for c in self.columns)
+        self.copy_sql = (
+            f"COPY {relation} ({names}, {quote('_sdc_table_version')}, {quote(LINE)}) "
+            "FROM STDIN (FORMAT BINARY)"
+        )
+        self.copy_types = [_BINARY_KINDS.get(c.kind, "text") for c in self.columns]
+        self.copy_types += ["int8", "int8"]
+        self.sources = [s for s, _ in pairs]
+        self.source_order = tuple(self.sources)
+        self.width = len(self.sources)
+        self.json_positions = [i for i, c in enumerate(self.columns) if c.kind == Kind.JSON]
+        # text-staged columns whose JSON values are numbers (DECIMAL), or any type at all
+        self.text_positions = [
+            i
+            for i, c in enumerate(self.columns)
+            if c.kind not in _BINARY_KINDS and c.kind != Kind.JSON
+        ]
+        self._copy: Copy | None = None
+        self._copy_context: AbstractContextManager[Copy] | None = None
+        self.copy_offset = 0
+
+    def add(self, line: int, version: int | None, record: Any) -> None:
+        values: dict[str, Any] = record  # parsed by the reader (raw_records is off)
+        if len(values) == self.width and tuple(values) == self.source_order:
+            row: list[Any] = list(values.values())  # the tap sent every field, in order
+        else:
+            row = [values.get(source) for source in self.sources]
+        for i in self.json_positions:
+            if row[i] is not None:
+                row[i] = orjson.dumps(row[i]).decode()
+        for i in self.text_positions:
+            value = row[i]
+            if value is not None and type(value) is not str:
+                row[i] = _as_text(value)  # DECIMAL values arrive as JSON numbers
+        copy = self._copy if self.dialect.active_stage is self else self.dialect.activate(self)
+        self.lines.append(line)
+        row.append(version)
+        row.append(line)
+        assert copy is not None
+        try:
+            copy.write_row(row)
+        except psycopg.Error as error:
+            raise self.dialect.copy_error(self, error) from error
+        except (TypeError, ValueError, OverflowError):  # a value of another JSON type
+            copy.write_row(self._coerce(row, line))
+
+    def _coerce(self, row: list[Any], line: int) -> list[Any]:
+        """Convert values a tap sent as another JSON type, or name the one that cannot be.
+
+        (Text-staged columns already took any JSON value as text; psycopg drops a row
+        that failed to pack, so writing the converted row next keeps the stream intact.)
+        """
+        for i, (column, kind) in enumerate(zip(self.columns, self.copy_types, strict=False)):
+            value = row[i]
+            if value is None:
+                continue
+            try:
+                if kind == "int8" and not isinstance(value, int):
+                    number = float(value) if isinstance(value, str) else value
+                    if not float(number).is_integer():
+                        raise ValueError(value)
+                    row[i] = value = int(number)
+                if kind == "int8" and value not in _INT8_RANGE:
+                    raise OverflowError(value)
+                if kind == "float8" and not isinstance(value, int | float):
+                    row[i] = float(value)
+                elif kind == "bool" and not isinstance(value, bool):
+                    raise ValueError(value)
+            except (TypeError, ValueError, OverflowError) as error:
+                raise TargetError(
+                    f"{self.table.label()}, column {column.name!r}: value {value!r} does not "
+                    f"fit the column's type {column.describe()}",
+                    line=line,
+                ) from error
+        return row
+
+    def start_copy(self) -> Copy:
+        cursor = self.dialect.connection.cursor()
+        self.copy_offset = self.size  # a batch spans several COPYs when streams interleave
+        self._copy_context = cursor.copy(self.copy_sql)
+        self._copy = self._copy_context.__enter__()
+        self._copy.set_types(self.copy_types)
+        return self._copy
+
+    def finish_copy(self) -> None:
+        context, self._copy, self._copy_context = self._copy_context, None, None
+        if context is not None:
+            try:
+                context.__exit__(None, None, None)
+            except psycopg.Error as error:
+                raise self.dialect.copy_error(self, error) from error
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL 12 or later."""
+
+    default_schema = "public"
+    max_identifier_bytes = _MAX_IDENTIFIER
+    raw_records = False
+    text_holds_nul = False
+
+    def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
+        super().__init__(url, options)
+        try:
+            self.connection = psycopg.connect(url.url, autocommit=False, connect_timeout=15)
+        except psycopg.Error as error:
+            raise TargetError(
+                f"cannot connect to PostgreSQL at {url.redacted}: {redact(str(error)).strip()}; "
+                "check database_url and that the server is running"
+            ) from error
+        self.active_stage: PostgresStage | None = None
+        self._stage_count = 0
+        # Staging tables are temp tables, cached in the session's temp_buffers (8 MB by
+        # default): a batch that fits stays in memory instead of spilling to disk.
+        self.execute("SET temp_buffers = '256MB'")
+        self.execute("SET TimeZone = 'UTC'")  # a date-time without offset means UTC
+        self.commit()
+
+    # -- connection ---------------------------------------------------------------------
+
+    def execute(self, sql: str) -> list[tuple[Any, ...]]:
+        self.deactivate()
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql.encode())
+            return cursor.fetchall() if cursor.description else []
+
+    def commit(self) -> None:
+        self.deactivate()
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        stage, self.active_stage = self.active_stage, None
+        if stage is not None:
+            stage._copy = None
+            context, stage._copy_context = stage._copy_context, None
+            if context is not None:
+                with contextlib.suppress(Exception):  # the copy is abandoned on purpose
+                    context.__exit__(RuntimeError, RuntimeError("rollback"), None)
+        self.connection.rollback()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # -- COPY switching: one COPY at a time per connection --------------------------------
+
+    def activate(self, stage: PostgresStage) -> Copy:
+        self.idle.wait()  # the merge worker may be using this connection
+        self.deactivate()
+        copy = stage.start_copy()
+        self.active_stage = stage
+        return copy
+
+    def deactivate(self) -> None:
+        stage, self.active_stage = self.active_stage, None
+        if stage is not None:
+            stage.finish_copy()
+
+    def copy_error(self, stage: PostgresStage, error: psycopg.Error) -> TargetError:
+        """Turn a COPY failure into the input line and column of the rejected value."""
+        self.active_stage = None
+        stage._copy = None
+        stage._copy_context = None
+        context = getattr(error.diag, "context", None) or ""
+        match = _COPY_CONTEXT.search(context)
+        message = (getattr(error.diag, "message_primary", None) or str(error)).strip()
+        if match is None:
+            return TargetError(f"{stage.table.label()}: {message}")
+        line = stage.input_line(stage.copy_offset + int(match.group(1)))
+        column = match.group(2)
+        where = f", column {column!r}" if column else ""
+        return TargetError(f"{stage.table.label()}{where}: {message}", line=line)
+
+    # -- catalog -------------------------------------------------------------------------
+
+    def read_table(self, schema: str, name: str) -> ExistingTable | None:
+        rows = self.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typtype, a.attnotnull, "
+            "col_description(c.oid, a.attnum), "
+            "(SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e "
+            " WHERE e.enumtypid = a.atttypid), "
+            "coalesce((SELECT a.attnum = ANY(i.indkey) FROM pg_index i "
+            " WHERE i.indrelid = c.oid AND i.indisprimary), false), "
+            "format('%I.%I', tn.nspname, t.typname) "
+            "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
+            "JOIN pg_namespace tn ON tn.oid = t.typnamespace "
+            f"WHERE n.nspname = {literal(schema)} AND c.relname = {literal(name)} "
+            "AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
+            "ORDER BY a.attnum"
+        )
+        if not rows:
+            return None
+        columns: dict[str, Column] = {}
+        key: list[str] = []
+        for col, type_name, type_type, not_null, comment, members, in_key, qualified in rows:
+            kind = _kind_of(str(type_name), str(type_type))
+            columns[str(col)] = Column(
+                name=str(col),
+                kind=kind,
+                nullable=not not_null,
+                comment=str(comment) if comment else None,
+                members=tuple(members or ()),
+                db_type=str(qualified) if kind == Kind.ENUM else str(type_name),
+            )
+            if in_key:
+                key.append(str(col))
+        pk = self.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, pos) ON true "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+            f"WHERE n.nspname = {literal(schema)} AND c.relname = {literal(name)} "
+            "AND i.indisprimary ORDER BY k.pos"
+        )
+        return ExistingTable(columns=columns, key=tuple(str(r[0]) for r in pk))
+
+    # -- DDL -----------------------------------------------------------------------------
+
+    def enum_type(self, spec: TableSpec, column: Column) -> str:
+        """Native enum type `table__column` in the table's schema, as the official CLI."""
+        name = fit_name(f"{spec.name}__{column.name}", _MAX_IDENTIFIER, what="enum type")
+        return f"{quote(spec.schema)}.{quote(name)}"
+
+    def type_name(self, spec: TableSpec, column: Column) -> str:
+        if column.kind == Kind.ENUM:
+            return self.enum_type(spec, column)
+        return _TYPE_NAMES[column.kind]
+
+    def _ensure_enum(self, spec: TableSpec, column: Column) -> None:
+        name = self.enum_type(spec, column)
+        exists = self.execute(f"SELECT to_regtype({literal(name)}) IS NOT NULL")[0][0]
+        if not exists:
+            members = ", ".join(literal(m) for m in column.members)
+            self.execute(f"CREATE TYPE {name} AS ENUM ({members})")
+            return
+        for member in column.members:
+            self.execute(f"ALTER TYPE {name} ADD VALUE IF NOT EXISTS {literal(member)}")
+
+    def _comment(self, spec: TableSpec, column: Column) -> None:
+        if column.comment:
+            self.execute(
+                f"COMMENT ON COLUMN {quote(spec.schema)}.{quote(spec.name)}.{quote(column.name)} "
+                f"IS {literal(column.comment)}"
+            )
+
+    def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(spec.schema)}")
+        definitions = []
+        for column in spec.columns:
+            if column.kind == Kind.ENUM:
+                self._ensure_enum(spec, column)
+            null = "" if column.nullable else " NOT NULL"
+            definitions.append(f"{quote(column.name)} {self.type_name(spec, column)}{null}")
+        if with_key:
+            pk = fit_name(f"pk_{spec.name}", _MAX_IDENTIFIER, what="constraint")
+            keys = ", ".join(quote(k) for k in spec.key)
+            definitions.append(f"CONSTRAINT {quote(pk)} PRIMARY KEY ({keys})")
+        table = f"{quote(spec.schema)}.{quote(spec.name)}"
+        self.execute(f"CREATE TABLE {table} ({', '.join(definitions)})")
+        for column in spec.columns:
+            self._comment(spec, column)
+
+    def apply_plan(self, spec: TableSpec, existing: ExistingTable, plan: Plan) -> None:
+        table = f"{quote(spec.schema)}.{quote(spec.name)}"
+        for column in plan.add:
+            if column.kind == Kind.ENUM:
+                self._ensure_enum(spec, column)
+            # Always nullable: rows already in the table have no value for it.
+            self.execute(
+                f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} "
+                f"{self.type_name(spec, column)}"
+            )
+            self._comment(spec, column)
+        for have, members in plan.add_members:
+            for member in members:
+                self.execute(f"ALTER TYPE {have.db_type} ADD VALUE IF NOT EXISTS {literal(member)}")
+        for column in plan.relax:
+            self.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} DROP NOT NULL")
+        if plan.retype:
+            with DependentViews(self, table):
+                for have, new in plan.retype:
+                    if new.kind == Kind.ENUM:
+                        self._ensure_enum(spec, new)
+                    target = self.type_name(spec, new)
+                    source = quote(have.name)
+                    using = (
+                        f"to_jsonb({source})" if new.kind == Kind.JSON else f"{source}::{target}"
+                    )
+                    self.execute(
+                        f"ALTER TABLE {table} ALTER COLUMN {source} TYPE {target} USING {using}"
+                    )
+
+    # -- staging -------------------------------------------------------------------------
+
+    def open_stage(self, table: LoadTable) -> Stage:
+        self._stage_count += 1
+        relation = quote(f"_sdc_stage_{self._stage_count}")
+        data = set(self.data_columns(table))
+        columns = [
+            f"{quote(c.name)} {_BINARY_KINDS.get(c.kind, 'text')}"
+            for c in table.columns
+            if c.name in data
+        ]
+        self.execute(
+            f"CREATE TEMP TABLE {relation} ({', '.join(columns)}, "
+            f"{quote('_sdc_table_version')} bigint, {quote(LINE)} bigint)"
+        )
+        self.commit()
+        return PostgresStage(self, table, relation)
+
+    def seal(self, stage: Stage) -> None:
+        self.deactivate()  # no COPY stays open on a connection the worker will use
+
+    def load_stage(self, table: LoadTable, stage: Stage) -> str:
+        """The staged rows with text-staged columns cast to the table's types."""
+        assert isinstance(stage, PostgresStage)
+        if self.active_stage is stage:
+            self.deactivate()
+        self.execute("SAVEPOINT sdc_merge")  # so that a failure can be explained
+        values = [
+            quote(c.name)
+            if c.kind in _STAGED_AS_IS
+            else f"CAST({quote(c.name)} AS {c.db_type or _TYPE_NAMES[c.kind]}) AS {quote(c.name)}"
+            for c in stage.columns
+        ]
+        return (
+            f"(SELECT {', '.join(values)}, {quote('_sdc_table_version')}, {quote(LINE)} "
+            f"FROM {stage.relation}) AS staged"
+        )
+
+    def raw_relation(self, stage: Stage, staged: str) -> str:
+        assert isinstance(stage, PostgresStage)
+        return stage.relation
+
+    def explain_failure(
+        self, table: LoadTable, stage: Stage, error: Exception
+    ) -> TargetError | None:
+        """Find the input line and column of the value a cast in the merge rejected.
+
+        PostgreSQL names the rejected value (or says a number is out of range) but not its
+        row: the staged rows still hold it, behind the savepoint taken before the merge.
+        """
+        assert isinstance(stage, PostgresStage)
+        message = (getattr(getattr(error, "diag", None), "message_primary", None) or "").strip()
+        match = _QUOTED_VALUE.search(message)
+        conditions: list[tuple[Column, str]] = []
+        if match is not None:  # e.g. invalid input syntax for type uuid: "0"
+            conditions = [
+                (c, f"{quote(c.name)} = {literal(match.group(1))}")
+                for c in stage.columns
+                if c.kind not in _STAGED_AS_IS and c.kind not in _NARROW_INTEGERS
+            ]
+        elif "out of range" in message:  # integer out of range
+            conditions = [
+                (c, f"{quote(c.name)} NOT BETWEEN {bounds.start} AND {bounds.stop - 1}")
+                for c in stage.columns
+                if (bounds := _NARROW_INTEGERS.get(c.kind)) is not None
+            ]
+        if not conditions:
+            return None
+        self.execute("ROLLBACK TO SAVEPOINT sdc_merge")
+        for column, condition in conditions:
+            found = self.execute(
+                f"SELECT min({quote(LINE)}) FROM {stage.relation} WHERE {condition}"
+            )
+            if found and found[0][0] is not None:
+                return TargetError(
+                    f"{table.label()}, column {column.name!r}: {message}", line=int(found[0][0])
+                )
+        return None
+
+    def clear_stage(self, table: LoadTable, stage: Stage) -> None:
+        assert isinstance(stage, PostgresStage)
+        self.execute(f"TRUNCATE {stage.relation}")
+        stage.reset()
+
+    def drop_stage(self, table: LoadTable, stage: Stage) -> None:
+        assert isinstance(stage, PostgresStage)
+        if self.active_stage is stage:
+            self.deactivate()
+        self.execute(f"DROP TABLE IF EXISTS {stage.relation}")
+        self.commit()
+
+
+class DependentViews:
+    """Save, drop and recreate the views that read a table, around a column type change.
+
+    PostgreSQL refuses ALTER COLUMN TYPE on a column a view uses; the views (and views on
+    those views) are recreated with their definition, options, comment and grants in the
+    same transaction, so no reader ever sees them missing.
+    """
+
+    def __init__(self, dialect: PostgresDialect, table: str) -> None:
+        self.dialect = dialect
+        self.table = table
+        self.views: list[tuple[str, str, str, str, str | None, list[tuple[str, str]]]] = []
+
+    def __enter__(self) -> DependentViews:
+        rows = self.dialect.execute(
+            "WITH RECURSIVE deps(oid, level) AS ("
+            " SELECT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid"
+            f" WHERE d.refobjid = {literal(self.table)}::regclass"
+            f" AND r.ev_class <> {literal(self.table)}::regclass"
+            " UNION SELECT r.ev_class, deps.level + 1 FROM deps"
+            " JOIN pg_depend d ON d.refobjid = deps.oid JOIN pg_rewrite r ON r.oid = d.objid"
+            " WHERE r.ev_class <> deps.oid AND deps.level < 50)"
+            " SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text,"
+            " pg_get_viewdef(c.oid), coalesce(array_to_string(c.reloptions, ', '), ''),"
+            " obj_description(c.oid, 'pg_class'),"
+            " (SELECT coalesce(array_agg(ARRAY[CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE"
+            "   quote_ident(pg_get_userbyid(x.grantee)) END, x.privilege_type]), '{}')"
+            "  FROM aclexplode(c.relacl) x), max(deps.level)"
+            " FROM deps JOIN pg_class c ON c.oid = deps.oid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY max(deps.level)"
+        )
+        for name, kind, definition, options, comment, grants, _ in rows:
+            self.views.append(
+                (
+                    str(name),
+                    str(kind),
+                    str(definition),
+                    str(options),
+                    str(comment) if comment else None,
+                    [(str(g[0]), str(g[1])) for g in grants],
+                )
+            )
+        for name, kind, *_ in reversed(self.views):
+            what = "MATERIALIZED VIEW" if kind == "m" else "VIEW"
+            self.dialect.execute(f"DROP {what} IF EXISTS {name}")
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if error is not None:
+            return
+        for name, relkind, definition, options, comment, grants in self.views:
+            what = "MATERIALIZED VIEW" if relkind == "m" else "VIEW"
+            with_options = f" WITH ({options})" if options else ""
+            self.dialect.execute(f"CREATE {what} {name}{with_options} AS {definition}")
+            if comment:
+                self.dialect.execute(f"COMMENT ON {what} {name} IS {literal(comment)}")
+            for grantee, privilege in grants:
+                self.dialect.execute(f"GRANT {privilege} ON {name} TO {grantee}")

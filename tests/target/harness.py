@@ -1,0 +1,176 @@
+"""Run target-dap-sql on Singer input and read tables back, the same way for both databases.
+
+`Database.load` runs the Target class in-process (fast; the CLI is exercised by the error
+tests); `Database.rows` reads a table back through the database's own client;
+`assert_round_trip` checks that every value of a stream comes back equal to what the
+Singer record said, with each JSON schema type shape compared in its natural Python form.
+The lead's test over every DAP table schema can call it with tap-dap's translation.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import io
+import ipaddress
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import psycopg
+from target_dap_sql.target import TargetDapSql
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(name: str) -> bytes:
+    """A `.singer` fixture file's bytes."""
+    return (FIXTURES / f"{name}.singer").read_bytes()
+
+
+def messages(*items: Mapping[str, Any]) -> bytes:
+    """Singer lines from message dicts."""
+    return b"".join(orjson.dumps(dict(item)) + b"\n" for item in items)
+
+
+class Database:
+    """One test database: its URL, a loader and a reader."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.kind = "duckdb" if url.startswith("duckdb") else "postgresql"
+
+    def config(self, **settings: Any) -> dict[str, Any]:
+        return {"database_url": self.url, **settings}
+
+    def load(self, data: bytes, **settings: Any) -> list[dict[str, Any]]:
+        """Run the target on `data`; return the STATE values it wrote to stdout."""
+        target = TargetDapSql(config=self.config(**settings), validate_config=True)
+        out = io.StringIO()
+        try:
+            with redirect_stdout(out):
+                target.listen(io.BytesIO(data))  # type: ignore[arg-type]
+        finally:
+            target.close()
+            self.emitted = [json.loads(line) for line in out.getvalue().splitlines() if line]
+        return self.emitted
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.kind == "duckdb":
+            path = self.url.split("://", 1)[1][1:]
+            with duckdb.connect(path) as connection:
+                return connection.execute(sql).fetchall()
+        with psycopg.connect(self.url) as connection:
+            return connection.execute(sql.encode()).fetchall()
+
+    def execute(self, sql: str) -> None:
+        if self.kind == "duckdb":
+            path = self.url.split("://", 1)[1][1:]
+            with duckdb.connect(path) as connection:
+                connection.execute(sql)
+            return
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            connection.execute(sql.encode())
+
+    def columns(self, table: str) -> dict[str, tuple[str, bool]]:
+        """{column: (type name, nullable)} as the database reports them."""
+        schema, name = table.split(".")
+        rows = self.query(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+            f"WHERE table_schema = '{schema}' AND table_name = '{name}' ORDER BY ordinal_position"
+        )
+        return {r[0]: (str(r[1]).lower(), r[2] in ("YES", True)) for r in rows}
+
+    def rows(
+        self, table: str, columns: Iterable[str] = ("*",), order: str = "id"
+    ) -> list[dict[str, Any]]:
+        schema, name = table.split(".")
+        selected = ", ".join(c if c == "*" else f'"{c}"' for c in columns)
+        sql = f'SELECT {selected} FROM "{schema}"."{name}" ORDER BY {order}'
+        if self.kind == "duckdb":
+            path = self.url.split("://", 1)[1][1:]
+            with duckdb.connect(path) as connection:
+                cursor = connection.execute(sql)
+                names = [d[0] for d in cursor.description]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        with psycopg.connect(self.url) as connection:
+            cursor = connection.execute(sql.encode())
+            names = [d.name for d in cursor.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _non_null(prop: Mapping[str, Any]) -> Mapping[str, Any]:
+    for word in ("anyOf", "oneOf"):
+        if word in prop:
+            real = [p for p in prop[word] if p.get("type") != "null"]
+            return real[0] if len(real) == 1 else {word: real}
+    return prop
+
+
+def expected_value(prop: Mapping[str, Any], value: Any) -> Any:  # noqa: PLR0911
+    """What a database should give back for a Singer value of this schema shape."""
+    if value is None:
+        return None
+    prop = _non_null(prop)
+    alternatives = prop.get("anyOf") or prop.get("oneOf")
+    if alternatives:
+        if {a.get("format") for a in alternatives} <= {"ipv4", "ipv6"}:
+            return str(ipaddress.ip_address(value))
+        return value
+    fmt = prop.get("format")
+    if isinstance(value, str):
+        if fmt == "date-time":
+            return datetime.datetime.fromisoformat(value)
+        if fmt == "date":
+            return datetime.date.fromisoformat(value)
+        if fmt == "uuid":
+            return str(uuid.UUID(value))
+        if fmt in ("ipv4", "ipv6"):
+            return str(ipaddress.ip_address(value))
+    if "multipleOf" in prop:
+        return decimal.Decimal(str(value))
+    return value
+
+
+def _is_ip(prop: Mapping[str, Any]) -> bool:
+    prop = _non_null(prop)
+    alternatives = prop.get("anyOf") or prop.get("oneOf") or [prop]
+    return {a.get("format") for a in alternatives} <= {"ipv4", "ipv6"}
+
+
+def actual_value(prop: Mapping[str, Any], value: Any) -> Any:
+    """A value read back, in the form `expected_value` uses."""
+    if value is not None and _is_ip(prop):  # DuckDB keeps the text, inet normalizes
+        return str(ipaddress.ip_address(str(value).split("/")[0]))
+    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(value)
+    if isinstance(value, ipaddress.IPv4Interface | ipaddress.IPv6Interface):
+        return str(value.ip)
+    types = _non_null(prop).get("type")
+    types = set(types) if isinstance(types, list) else {types}
+    if isinstance(value, str) and types & {"object", "array"}:
+        return json.loads(value)
+    return value
+
+
+def assert_round_trip(
+    db: Database,
+    table: str,
+    schema: Mapping[str, Any],
+    records: list[dict[str, Any]],
+    key: str = "id",
+) -> None:
+    """Every record's every value came back equal (records: one per key, last wins)."""
+    stored = {str(row[key]): row for row in db.rows(table, order=f'"{key}"')}
+    latest = {str(record[key]): record for record in records}
+    assert sorted(stored) == sorted(latest), f"{table}: keys differ"
+    for record_key, record in latest.items():
+        for name, prop in schema["properties"].items():
+            want = expected_value(prop, record.get(name))
+            got = actual_value(prop, stored[record_key][name])
+            assert got == want, f"{table} key {record_key} column {name}: {got!r} != {want!r}"

@@ -1,0 +1,99 @@
+"""Schema changes evolve the table in place, never losing data nor breaking a view."""
+
+from __future__ import annotations
+
+import pytest
+from target_dap_sql.errors import TargetError
+
+from tests.target.harness import Database, fixture
+
+TABLE = "canvas.evolving"
+
+
+def with_views(db: Database) -> None:
+    """A view on every column of the table, and a view on that view."""
+    db.execute(f"CREATE VIEW canvas.evolving_view AS SELECT id, count, state, gone FROM {TABLE}")
+    db.execute("CREATE VIEW canvas.evolving_view2 AS SELECT id, count FROM canvas.evolving_view")
+
+
+def check_views(db: Database) -> None:
+    assert len(db.query("SELECT * FROM canvas.evolving_view")) == 3
+    assert len(db.query("SELECT * FROM canvas.evolving_view2")) == 3
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "new_column",
+        "new_enum_value",
+        "new_enum_column",
+        "not_null_relaxed",
+        "int32_to_int64",
+        "column_dropped",
+    ],
+)
+def test_evolution_step_under_dependent_views(db: Database, step: str) -> None:
+    db.load(fixture("evolve_base"))
+    with_views(db)
+    db.load(fixture(f"evolve_{step}"))
+    check_views(db)
+    rows = {r["id"]: r for r in db.rows(TABLE)}
+    assert rows[1]["gone"] == "kept"  # existing data is never lost
+    columns = db.columns(TABLE)
+    if step == "new_column":
+        assert rows[3]["extra"] == "new"
+        assert rows[1]["extra"] is None
+    elif step == "new_enum_value":
+        assert rows[3]["state"] == "c"
+    elif step == "new_enum_column":
+        assert rows[3]["kind"] == "y"
+    elif step == "not_null_relaxed":
+        assert rows[3]["count"] is None
+        assert columns["count"][1] is True
+    elif step == "int32_to_int64":
+        assert rows[3]["count"] == 2**40
+        assert columns["count"][0] == "bigint"
+    elif step == "column_dropped":
+        assert "gone" in columns
+        assert columns["gone"][1] is True  # kept, made nullable
+        assert rows[3]["gone"] is None
+
+
+def test_incompatible_change_names_table_column_and_types(db: Database) -> None:
+    db.load(fixture("evolve_base"))
+    with pytest.raises(TargetError) as raised:
+        db.load(fixture("evolve_incompatible_type"))
+    message = str(raised.value).lower()
+    assert "canvas.evolving" in message
+    assert "column uid" in message
+    assert "uuid" in message
+    assert "bigint" in message
+    assert len(db.rows(TABLE)) == 2  # committed data intact
+
+
+def test_schema_change_mid_stream_keeps_record_order(db: Database) -> None:
+    state = db.load(fixture("evolve_mid_stream"), batch_size_rows=1000)
+    rows = db.rows(TABLE)
+    assert [(r["id"], r["gone"], r["extra"]) for r in rows] == [(1, "new", "e")]
+    assert state[-1] == {"at": "after"}
+
+
+def test_same_schema_twice_changes_nothing(db: Database) -> None:
+    db.load(fixture("evolve_base"))
+    before = db.columns(TABLE)
+    db.load(fixture("evolve_base"))
+    assert db.columns(TABLE) == before
+
+
+def test_key_column_widens(db: Database) -> None:
+    """DuckDB cannot ALTER a primary key column's type: the table is rebuilt instead."""
+    db.load(fixture("key_int32"))
+    db.execute("CREATE VIEW canvas.keyed_view AS SELECT id, name FROM canvas.keyed")
+    db.load(fixture("key_int64"))
+    assert db.columns("canvas.keyed")["id"][0] == "bigint"
+    assert db.query("SELECT id, name FROM canvas.keyed_view ORDER BY id") == [
+        (1, "a2"),
+        (2**40, "big"),
+    ]
+    db.load(fixture("key_int64"))  # the primary key survived the rebuild: still upserts
+    assert len(db.rows("canvas.keyed", ["id"])) == 2

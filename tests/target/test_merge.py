@@ -1,0 +1,179 @@
+"""Upserts, deletes, table versions and load methods, read back as a user would."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.target.harness import Database, fixture
+
+COURSES = "canvas.courses"
+
+
+def names(db: Database, *, live_only: bool = False) -> dict[int, str | None]:
+    rows = db.rows(COURSES, ["id", "name", "_sdc_deleted_at"])
+    return {r["id"]: r["name"] for r in rows if not (live_only and r["_sdc_deleted_at"])}
+
+
+def deleted(db: Database) -> set[int]:
+    return {r["id"] for r in db.rows(COURSES, ["id", "_sdc_deleted_at"]) if r["_sdc_deleted_at"]}
+
+
+def test_snapshot_loads_with_state_after_commit(db: Database) -> None:
+    state = db.load(fixture("courses_snapshot"))
+    assert names(db) == {1: "Math", 2: "Art", 3: "History"}
+    assert state == [
+        {"bookmarks": {"canvas-courses": {"replication_key_value": "2024-01-01T00:00:00Z"}}}
+    ]
+    row = db.rows(COURSES, ["_sdc_table_version", "_sdc_batched_at", "_dap_ts"])[0]
+    assert row["_sdc_table_version"] == 1
+    assert row["_sdc_batched_at"] is not None
+
+
+def test_duplicate_keys_in_one_batch_keep_the_last(db: Database) -> None:
+    db.load(fixture("courses_duplicate_keys"))
+    assert names(db) == {1: "third", 2: "Art", 3: "y"}
+
+
+def test_soft_delete_marks_row_and_keeps_columns(db: Database) -> None:
+    db.load(fixture("courses_snapshot"))
+    db.load(fixture("courses_deletes"))
+    rows = {r["id"]: r for r in db.rows(COURSES)}
+    assert set(rows) == {1, 2, 3}  # key 99 was never seen: nothing to mark, no NOT NULL error
+    assert rows[2]["_sdc_deleted_at"] is not None
+    assert rows[2]["name"] == "Art"
+    assert rows[2]["account_id"] == 12
+    assert rows[1]["_sdc_deleted_at"] is None
+
+
+def test_hard_delete_removes_row(db: Database) -> None:
+    db.load(fixture("courses_snapshot"), hard_delete=True)
+    db.load(fixture("courses_deletes"), hard_delete=True)
+    assert names(db) == {1: "Math", 3: "History"}
+
+
+def test_resurrection_clears_deleted_at(db: Database) -> None:
+    db.load(fixture("courses_snapshot"))
+    db.load(fixture("courses_resurrection"))
+    assert names(db) == {1: "Math again", 2: "Art", 3: "History"}
+    assert deleted(db) == set()
+
+
+@pytest.mark.parametrize("hard_delete", [False, True])
+def test_insert_and_delete_in_one_batch_equals_two_batches(db: Database, hard_delete: bool) -> None:
+    db.load(fixture("courses_insert_then_delete"), hard_delete=hard_delete)
+    if hard_delete:
+        assert names(db) == {}
+    else:
+        assert names(db) == {7: "Brief"}
+        assert deleted(db) == {7}
+
+
+def test_activate_version_soft_marks_older_rows(db: Database) -> None:
+    db.load(fixture("courses_snapshot"))
+    db.load(fixture("courses_snapshot_v2"))
+    assert names(db) == {1: "Math v2", 2: "Art", 3: "History v2"}
+    assert deleted(db) == {2}
+
+
+def test_activate_version_hard_removes_older_rows(db: Database) -> None:
+    db.load(fixture("courses_snapshot"), hard_delete=True)
+    db.load(fixture("courses_snapshot_v2"), hard_delete=True)
+    assert names(db) == {1: "Math v2", 3: "History v2"}
+
+
+def test_activate_version_before_records(db: Database) -> None:
+    """SDK taps send ACTIVATE_VERSION first: older rows go, the new version's rows stay."""
+    db.load(fixture("courses_snapshot"), hard_delete=True)
+    db.load(fixture("courses_activate_version_first"), hard_delete=True)
+    assert names(db) == {3: "History v3"}
+
+
+def test_append_only_keeps_every_record(db: Database) -> None:
+    db.load(fixture("courses_duplicate_keys"), load_method="append-only")
+    db.load(fixture("courses_snapshot"), load_method="append-only")
+    rows = db.rows(COURSES, ["id", "name"], order="id, _sdc_batched_at, name")
+    assert len(rows) == 9
+    assert sorted(r["name"] for r in rows if r["id"] == 1) == ["Math", "first", "second", "third"]
+
+
+def test_overwrite_replaces_the_table_each_run(db: Database) -> None:
+    db.load(fixture("courses_snapshot"), load_method="overwrite")
+    db.load(fixture("courses_duplicate_keys"), load_method="overwrite")
+    assert names(db) == {1: "third", 2: "Art", 3: "y"}
+    db.load(fixture("courses_snapshot_v2"), load_method="overwrite")
+    assert names(db) == {1: "Math v2", 3: "History v2"}
+
+
+def test_batches_of_one_give_the_same_result(db: Database) -> None:
+    db.load(fixture("courses_snapshot"), batch_size_rows=1)
+    db.load(fixture("courses_duplicate_keys"), batch_size_rows=1)
+    db.load(fixture("courses_deletes"), batch_size_rows=1)
+    assert names(db) == {1: "third", 2: "Art", 3: "y"}
+    assert deleted(db) == {2}
+
+
+def test_foreign_tap_stream_without_key_loads(db: Database) -> None:
+    state = db.load(fixture("foreign_no_key"))
+    schema = "public" if db.kind == "postgresql" else "main"
+    rows = db.rows(f"{schema}.users", ["login", "score", "tags", "profile"], order="login")
+    assert [r["login"] for r in rows] == ["ann", "bob"]
+    assert rows[0]["score"] == 1.5
+    assert state == [{"users": "done"}]
+    db.load(fixture("foreign_no_key"))  # no key: appended again
+    assert len(db.rows(f"{schema}.users", ["login"], order="login")) == 4
+
+
+def test_default_target_schema_setting(db: Database) -> None:
+    db.load(fixture("foreign_no_key"), default_target_schema="imported")
+    assert len(db.rows("imported.users", ["login"], order="login")) == 2
+
+
+def test_validate_records_path_gives_the_same_rows(db: Database) -> None:
+    db.load(fixture("courses_snapshot"), validate_records=True)
+    db.load(fixture("courses_deletes"), validate_records=True)
+    assert names(db) == {1: "Math", 2: "Art", 3: "History"}
+    assert deleted(db) == {2}
+
+
+def test_missing_value_for_not_null_column_relaxes_it(db: Database) -> None:
+    """A property outside `required` may be absent (JSON Schema): the column learns it."""
+    db.load(fixture("courses_snapshot"))
+    db.load(fixture("courses_missing_required_value"))
+    rows = {r["id"]: r for r in db.rows(COURSES)}
+    assert rows[3]["name"] == "x"
+    assert rows[3]["workflow_state"] is None
+    assert db.columns(COURSES)["workflow_state"][1] is True
+
+
+def test_nul_characters(db: Database) -> None:
+    """PostgreSQL cannot store NUL in text: it is removed (with a warning); DuckDB keeps it."""
+    db.load(fixture("courses_nul_character"))
+    name = {r["id"]: r["name"] for r in db.rows(COURSES, ["id", "name"])}[3]
+    assert name == ("ab" if db.kind == "postgresql" else "a\x00b")
+
+
+def test_composite_key(db: Database) -> None:
+    db.load(fixture("composite_key"))
+    rows = db.rows("s.pairs", ["a", "b", "v", "_sdc_deleted_at"], order="a, b")
+    assert [(r["a"], r["b"], r["v"], r["_sdc_deleted_at"] is not None) for r in rows] == [
+        (1, "x", "second", False),
+        (1, "y", "other", False),
+        (2, "x", "gone", True),
+    ]
+
+
+def test_values_of_another_json_type_are_converted(db: Database) -> None:
+    """A foreign tap that sends "7" for an integer or 12 for a string still loads."""
+    db.load(fixture("foreign_loose_types"))
+    rows = db.rows("s.loose", ["id", "n", "f", "s", "d"])
+    assert [r["n"] for r in rows] == [7, 5, None]
+    assert [r["f"] for r in rows] == [1.5, 3.0, None]
+    assert [r["s"] for r in rows] == ["12", "true", "plain"]
+    assert [float(r["d"]) for r in rows] == [2.125, 7.0, 0.5]
+
+
+def test_stream_maps_go_through_the_sdk_path(db: Database) -> None:
+    maps = {"canvas-courses": {"account_id": "__NULL__", "name": "name.upper()"}}
+    db.load(fixture("courses_snapshot"), stream_maps=maps)
+    assert names(db) == {1: "MATH", 2: "ART", 3: "HISTORY"}
+    assert "account_id" not in db.columns(COURSES)

@@ -1,0 +1,129 @@
+"""Every DAP type shape is written and read back equal, on PostgreSQL and DuckDB."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+
+import pytest
+
+from tests.target.harness import Database, assert_round_trip, fixture, messages
+from tests.target.singer_data import dap_tables, load_dap_table, sample_record, singer_lines
+
+
+def _stream(data: bytes) -> tuple[dict, list[dict]]:
+    lines = [json.loads(line) for line in data.splitlines()]
+    schema = next(m["schema"] for m in lines if m["type"] == "SCHEMA")
+    return schema, [m["record"] for m in lines if m["type"] == "RECORD"]
+
+
+def test_every_type_shape_round_trips(db: Database) -> None:
+    data = fixture("types")
+    state = db.load(data)
+    schema, records = _stream(data)
+    assert_round_trip(db, "canvas.type_shapes", schema, records)
+    assert state == [
+        {"bookmarks": {"canvas-type_shapes": {"replication_key_value": "2024-03-01T00:00:00Z"}}}
+    ]
+
+
+def test_column_types_and_nullability(db: Database) -> None:
+    db.load(fixture("types"))
+    columns = db.columns("canvas.type_shapes")
+    types = {name: type_name for name, (type_name, _) in columns.items()}
+    nullable = {name: null for name, (_, null) in columns.items()}
+    assert types["id"] == "bigint"
+    assert types["i32"] == "integer"
+    assert types["i16"] == "smallint"
+    assert types["status"] in ("bigint",)  # integer enums stay integers
+    assert nullable["id"] is False
+    assert nullable["state"] is False  # type without null: NOT NULL
+    assert nullable["_dap_ts"] is False
+    assert nullable["kind"] is True
+    if db.kind == "postgresql":
+        assert types["f64"] == "double precision"
+        assert types["dec"] == "numeric"
+        assert types["at"] == "timestamp with time zone"
+        assert types["uid"] == "uuid"
+        assert types["ip"] == "inet"
+        assert types["short"] == "text"  # maxLength never bounds the column
+        assert types["settings"] == "jsonb"
+        assert types["state"] == "user-defined"
+        enum = db.query("SELECT enum_range(NULL::canvas.type_shapes__state)::text")[0][0]
+        assert enum == "{__dap_unspecified__,active,deleted}"
+        comment = db.query("SELECT col_description('canvas.type_shapes'::regclass, 12)")
+        assert comment == [("A required enum",)]
+    else:
+        assert types["uid"] == "uuid"
+        assert types["short"] == "varchar"
+        assert types["settings"] == "json"
+        assert types["state"].startswith("enum")
+
+
+def test_enum_as_text(db: Database) -> None:
+    db.load(fixture("types"), enum_as="text")
+    columns = db.columns("canvas.type_shapes")
+    assert columns["state"][0] in ("text", "varchar")
+
+
+def test_every_dap_reference_table_round_trips(db: Database) -> None:
+    """All reference table schemas in one run: three records each, every value checked."""
+    rnd = random.Random(7)
+    tables = dap_tables()
+    streams = {}
+    data = b""
+    for path in tables:
+        schema, key = load_dap_table(path)
+        stream = f"{path.parent.name}-{path.stem}"
+        records = [sample_record(schema, i, rnd, key_name=key[0]) for i in range(3)]
+        streams[stream] = (schema, records, key[0])
+        data += b"".join(singer_lines(stream, schema, key, iter(records)))
+    db.load(data)
+    for stream, (schema, records, key_name) in streams.items():
+        assert_round_trip(db, stream.replace("-", ".", 1), schema, records, key=key_name)
+    assert len(streams) >= 90
+
+
+@pytest.mark.parametrize("value", ["a\u0000b"])
+def test_nul_character_is_stored_by_duckdb(tmp_path, value: str) -> None:  # type: ignore[no-untyped-def]
+    db = Database(f"duckdb:///{tmp_path / 'nul.duckdb'}")
+    db.load(
+        messages(
+            {
+                "type": "SCHEMA",
+                "stream": "t",
+                "schema": {
+                    "properties": {"id": {"type": "integer"}, "s": {"type": ["string", "null"]}}
+                },
+                "key_properties": ["id"],
+            },
+            {"type": "RECORD", "stream": "t", "record": {"id": 1, "s": value}},
+        )
+    )
+    assert db.rows("main.t", ["s"]) == [{"s": value}]
+
+
+def test_date_time_without_offset_means_utc(db: Database) -> None:
+    db.load(
+        messages(
+            {
+                "type": "SCHEMA",
+                "stream": "s-naive",
+                "key_properties": ["id"],
+                "schema": {
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "at": {"type": ["string", "null"], "format": "date-time"},
+                    }
+                },
+            },
+            {
+                "type": "RECORD",
+                "stream": "s-naive",
+                "record": {"id": 1, "at": "2024-06-01T12:00:00"},
+            },
+        )
+    )
+    at = db.rows("s.naive", ["at"])[0]["at"]
+    assert at == datetime.datetime(2024, 6, 1, 12, tzinfo=datetime.UTC)
