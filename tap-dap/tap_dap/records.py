@@ -1,0 +1,134 @@
+"""DAP JSONL lines -> Singer RECORD messages, as bytes, a block of lines at a time.
+
+This is the per-record path, so it does the least the protocol needs. DAP values are
+already typed to their schema, so key and value are not decoded at all: msgspec finds
+their raw JSON text, and the record is spliced from it. Only `meta` is decoded.
+
+    {"key": {"id": 1}, "value": {"a": 2}, "meta": {"ts": "T", "action": "U"}}
+    -> {"type":"RECORD","stream":"S","version":V,"record":{"id":1,"a":2,
+        "_dap_ts":"T","_sdc_deleted_at":null}}
+
+A delete (`action` D) keeps only the key fields, `_dap_ts` and `_sdc_deleted_at` = ts.
+When the catalog deselects value fields, the value is decoded and re-encoded without
+them (the slow path, paid only then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import msgspec
+
+
+class Meta(msgspec.Struct):
+    """The `meta` section of a DAP record."""
+
+    ts: str
+    action: str = "U"
+
+
+class Line(msgspec.Struct):
+    """A DAP record with key and value kept as raw JSON."""
+
+    key: msgspec.Raw
+    meta: Meta
+    value: msgspec.Raw = msgspec.Raw()
+
+
+_decode_line = msgspec.json.Decoder(Line).decode
+_decode_lines = msgspec.json.Decoder(list[Line]).decode
+_decode_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_encode = msgspec.json.encode
+
+
+class LineError(ValueError):
+    """A line of a block that is not a DAP record; `line` counts from 1 within the block."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class EncodedBlock:
+    """RECORD messages for a block of DAP lines, with what they held."""
+
+    data: bytes
+    records: int
+    deletes: int
+
+
+class RecordEncoder:
+    """Turns blocks of DAP JSONL into RECORD messages of one stream."""
+
+    def __init__(
+        self, stream: str, version: int | None, dropped_fields: Collection[str] = ()
+    ) -> None:
+        envelope = {"type": "RECORD", "stream": stream}
+        if version is not None:
+            envelope["version"] = version  # type: ignore[assignment]
+        self._prefix = _encode(envelope)[:-1] + b',"record":'
+        self._dropped = frozenset(dropped_fields)
+
+    def encode(self, block: bytes) -> EncodedBlock:
+        """Encode a block of complete lines (each ending in a newline)."""
+        lines = self._decode(block)
+        prefix = self._prefix
+        members = self._members if not self._dropped else self._kept_members
+        out: list[bytes] = []
+        append = out.append
+        deletes = 0
+        for line in lines:
+            key = bytes(line.key)
+            ts = _encode(line.meta.ts)
+            if line.meta.action == "D":
+                deletes += 1
+                tail = b',"_dap_ts":' + ts + b',"_sdc_deleted_at":' + ts + b"}}\n"
+                append(prefix + key[:-1] + tail)
+            else:
+                value = members(line.value)
+                tail = b',"_dap_ts":' + ts + b',"_sdc_deleted_at":null}}\n'
+                append(prefix + key[:-1] + value + tail)
+        return EncodedBlock(b"".join(out), len(lines), deletes)
+
+    @staticmethod
+    def _decode(block: bytes) -> list[Line]:
+        """All lines in one call (a JSON array is the fastest way through msgspec)."""
+        body = block.rstrip(b"\r\n")
+        if not body:
+            return []
+        try:
+            return _decode_lines(b"[" + body.replace(b"\n", b",") + b"]")
+        except msgspec.DecodeError:
+            return _decode_one_by_one(body)
+
+    @staticmethod
+    def _members(value: msgspec.Raw) -> bytes:
+        """`,"a":1,"b":2` from the raw value object `{"a":1,"b":2}` (b"" if empty)."""
+        raw = bytes(value).strip()
+        if raw[:1] != b"{":
+            return b""
+        inner = raw[1:-1].strip()
+        return b"," + inner if inner else b""
+
+    def _kept_members(self, value: msgspec.Raw) -> bytes:
+        if not bytes(value).strip().startswith(b"{"):
+            return b""
+        fields = _decode_object(value)
+        kept = {name: raw for name, raw in fields.items() if name not in self._dropped}
+        return self._members(msgspec.Raw(_encode(kept))) if kept else b""
+
+
+def _decode_one_by_one(body: bytes) -> list[Line]:
+    """The line-by-line decode, to name the line that broke the block decode."""
+    lines = []
+    for number, text in enumerate(body.split(b"\n"), start=1):
+        if not text.strip():
+            continue
+        try:
+            lines.append(_decode_line(text))
+        except msgspec.DecodeError as error:
+            raise LineError(number, str(error)) from None
+    return lines
