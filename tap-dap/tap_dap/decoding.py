@@ -1,9 +1,10 @@
-"""Spool file -> gzip -> blocks of whole lines -> RECORD bytes, in decode threads.
+"""Spool file -> gzip -> blocks of whole JSONL lines, in decode threads.
 
 A decode thread follows its spool file as the download grows it, so a file is decoded
-while it downloads. zlib and the file reads release the GIL, so decoding overlaps with
-the main thread's writes to stdout. Blocks are small (128 KiB of JSONL: they stay in
-the CPU caches) and wait in a short queue per file: memory stays flat whatever the file.
+while it downloads. zlib releases the GIL, so inflating runs on one core while the main
+thread turns the previous blocks into RECORD messages (`tap_dap.records`) on another.
+Blocks are small (128 KiB: they stay in the CPU caches) and wait in a short queue per
+file: memory stays flat whatever the size of the file.
 
 A file that ends inside its gzip stream (a truncated object) is downloaded again from
 where it stopped; because an object's bytes never change, decoding simply continues and
@@ -14,19 +15,27 @@ from __future__ import annotations
 
 import queue
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tap_dap.downloads import FileCancelledError, SpoolFile
-from tap_dap.errors import DownloadError, RecordDecodeError
-from tap_dap.records import EncodedBlock, LineError, RecordEncoder
+from tap_dap.errors import DownloadError
+from tap_dap.inflate import InflateError, inflater
 
-BLOCK_BYTES = 128 * 1024
-READ_BYTES = 256 * 1024
-QUEUE_BLOCKS = 16
-GZIP = 31  # zlib wbits: gzip header and trailer, CRC checked
+#: Compressed bytes inflated at a time: about 150 KiB of JSONL, a block that stays in the
+#: CPU caches while it is encoded. (Bounding the output instead costs a copy of the rest
+#: of the input on every call.)
+READ_BYTES = 32 * 1024
+QUEUE_BLOCKS = 32
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Whole lines of a file; `first_line` counts from 1 within the file."""
+
+    data: bytes
+    first_line: int
 
 
 @dataclass(frozen=True)
@@ -35,13 +44,13 @@ class _End:
 
 
 class DecodedFile:
-    """The RECORD blocks of one file, in order, as its decode thread makes them."""
+    """The line blocks of one file, in order, as its decode thread inflates them."""
 
     def __init__(self, spool: SpoolFile) -> None:
         self.spool = spool
-        self._queue: queue.Queue[EncodedBlock | _End | BaseException] = queue.Queue(QUEUE_BLOCKS)
+        self._queue: queue.Queue[LineBlock | _End | BaseException] = queue.Queue(QUEUE_BLOCKS)
 
-    def blocks(self) -> Iterator[EncodedBlock]:
+    def blocks(self) -> Iterator[LineBlock]:
         """The blocks until the end of the file; raises what broke the file."""
         while True:
             item = self._queue.get()
@@ -51,7 +60,7 @@ class DecodedFile:
                 raise item
             yield item
 
-    def put(self, item: EncodedBlock | _End | BaseException) -> None:
+    def put(self, item: LineBlock | _End | BaseException) -> None:
         """Hand an item to the reader; gives up once the file is discarded."""
         while True:
             if self.spool.cancelled:
@@ -76,15 +85,11 @@ class DecodePool:
         self._closed = threading.Event()
 
     def submit(
-        self,
-        spool: SpoolFile,
-        encoder: RecordEncoder,
-        refetch: Callable[[SpoolFile], None],
-        describe: str,
+        self, spool: SpoolFile, refetch: Callable[[SpoolFile], None], describe: str
     ) -> DecodedFile:
         """Start decoding a file; `describe` names it in errors (table, job, object)."""
         decoded = DecodedFile(spool)
-        self._executor.submit(self._run, decoded, encoder, refetch, describe)
+        self._executor.submit(self._run, decoded, refetch, describe)
         return decoded
 
     def close(self) -> None:
@@ -93,14 +98,10 @@ class DecodePool:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _run(
-        self,
-        decoded: DecodedFile,
-        encoder: RecordEncoder,
-        refetch: Callable[[SpoolFile], None],
-        describe: str,
+        self, decoded: DecodedFile, refetch: Callable[[SpoolFile], None], describe: str
     ) -> None:
         try:
-            _decode(decoded, encoder, refetch, describe, self._max_refetches)
+            _decode(decoded, refetch, describe, self._max_refetches)
             decoded.put(_End())
         except FileCancelledError:
             return
@@ -113,13 +114,12 @@ class DecodePool:
 
 def _decode(
     decoded: DecodedFile,
-    encoder: RecordEncoder,
     refetch: Callable[[SpoolFile], None],
     describe: str,
     max_refetches: int,
 ) -> None:
     spool = decoded.spool
-    inflater = zlib.decompressobj(GZIP)
+    inflate = inflater()
     pending = b""
     lines_done = 0
     position = 0
@@ -127,14 +127,8 @@ def _decode(
 
     def emit(block: bytes) -> None:
         nonlocal lines_done
-        try:
-            encoded = encoder.encode(block)
-        except LineError as error:
-            raise RecordDecodeError(
-                f"{describe}, line {lines_done + error.line}: not a DAP record ({error.reason})"
-            ) from None
+        decoded.put(LineBlock(block, lines_done + 1))
         lines_done += block.count(b"\n")
-        decoded.put(encoded)
 
     with spool.path.open("rb") as handle:
         while True:
@@ -144,22 +138,22 @@ def _decode(
                 position += len(data)
                 while data:
                     try:
-                        out = inflater.decompress(data, BLOCK_BYTES)
-                    except zlib.error as error:
+                        out = inflate.decompress(data)
+                    except InflateError as error:
                         raise DownloadError(
                             f"{describe}: not a valid gzip file ({error})"
                         ) from None
-                    data = inflater.unconsumed_tail
-                    if inflater.eof and inflater.unused_data.strip(b"\0"):
-                        data = inflater.unused_data  # another gzip member follows
-                        inflater = zlib.decompressobj(GZIP)
+                    data = b""
+                    if inflate.eof and inflate.unused_data.strip(b"\0"):
+                        data = inflate.unused_data  # another gzip member follows
+                        inflate = inflater()
                     pending += out
                     cut = pending.rfind(b"\n") + 1
                     if cut:
                         emit(pending[:cut])
                         pending = pending[cut:]
                 continue
-            if inflater.eof or position == 0:
+            if inflate.eof or position == 0:
                 break  # the whole gzip stream (an empty object holds no records)
             refetches += 1
             if refetches > max_refetches:

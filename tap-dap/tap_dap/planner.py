@@ -25,7 +25,6 @@ from tap_dap.downloads import Downloader, DownloadPool, DownloadTask, ObjectUrls
 from tap_dap.errors import RunFailedError, TapDapError
 from tap_dap.httputil import new_session
 from tap_dap.jobs import JobScheduler, JobTracker, TableRef
-from tap_dap.records import RecordEncoder
 from tap_dap.retry import Backoff
 from tap_dap.settings import Settings
 
@@ -167,7 +166,7 @@ class TableRun:
                     DownloadTask(priority=(self.ref.order, index), spool=spool, urls=urls)
                 )
 
-    def files(self, job: Job, encoder: RecordEncoder) -> Iterator[tuple[str, DecodedFile]]:
+    def files(self, job: Job) -> Iterator[tuple[str, str, DecodedFile]]:
         """The files still to emit, in order, each decoding as soon as its turn comes near.
 
         A file's spool is removed once the caller moves on to the next one.
@@ -182,17 +181,19 @@ class TableRun:
             urls.invalidate(spool.object_id)
             self._plan.downloader.fetch(spool, urls)
 
+        def describe(index: int) -> str:
+            return (
+                f"{self.ref.stream}: job {job.id}, file {index + 1} of {len(job.objects)} "
+                f"(object {job.objects[index]})"
+            )
+
         for index in range(start, len(job.objects)):
             for ahead in range(index, min(index + lookahead + 1, len(job.objects))):
                 if ahead not in decoded:
                     decoded[ahead] = self._plan.decode_pool.submit(
-                        self._spools[(job.id, ahead)],
-                        encoder,
-                        refetch,
-                        f"{self.ref.stream}: job {job.id}, file {ahead + 1} of "
-                        f"{len(job.objects)} (object {job.objects[ahead]})",
+                        self._spools[(job.id, ahead)], refetch, describe(ahead)
                     )
-            yield job.objects[index], decoded.pop(index)
+            yield job.objects[index], describe(index), decoded.pop(index)
             self._release(job.id, index)
 
     def discard_files(self) -> None:

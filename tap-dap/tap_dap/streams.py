@@ -22,10 +22,11 @@ from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
 
 from tap_dap.bookmarks import INCREMENTAL, SNAPSHOT, Bookmark, JobProgress
 from tap_dap.client import Job
-from tap_dap.errors import JobExpiredError, TapDapError
+from tap_dap.decoding import LineBlock
+from tap_dap.errors import JobExpiredError, RecordDecodeError, TapDapError
 from tap_dap.planner import TableRun
 from tap_dap.progress import TableProgress
-from tap_dap.records import RecordEncoder
+from tap_dap.records import EncodedBlock, LineError, RecordEncoder
 from tap_dap.schema import DAP_TS, METADATA_PROPERTIES, StreamSchema, translate
 
 if TYPE_CHECKING:
@@ -33,6 +34,17 @@ if TYPE_CHECKING:
 
 #: A marker the SDK keeps for bookmarks taken from records; ours come from jobs.
 _SDK_STARTING_MARKER = "starting_replication_value"
+
+
+def _encode(encoder: RecordEncoder, lines: LineBlock, describe: str) -> EncodedBlock:
+    """RECORD messages for a block, or an error naming the file and the line."""
+    try:
+        return encoder.encode(lines.data)
+    except LineError as error:
+        raise RecordDecodeError(
+            f"{describe}, line {lines.first_line + error.line - 1}: not a DAP record "
+            f"({error.reason})"
+        ) from None
 
 
 def stream_id(namespace: str, table: str) -> str:
@@ -110,13 +122,15 @@ class DapStream(Stream):
             self._save(bookmark)
             progress.emitting(job, running.kind, len(job.objects) - running.files_emitted)
             encoder = RecordEncoder(self.name, running.table_version, self._deselected_fields())
+            write_records = self._dap_tap.output.write_records
             try:
-                for object_id, decoded in table.files(job, encoder):
-                    for block in decoded.blocks():
+                for object_id, describe, decoded in table.files(job):
+                    for lines in decoded.blocks():
+                        block = _encode(encoder, lines, describe)
                         if limit is not None and progress.records + block.records >= limit:
                             self._write_head(block.data, limit - progress.records)
                             return  # a dry run: the bookmark stays where it was
-                        self._dap_tap.output.write_records(block.data)
+                        write_records(block.data)
                         progress.block(block.records, block.deletes)
                     running = running.after_file(object_id)
                     bookmark = bookmark.with_job(running)

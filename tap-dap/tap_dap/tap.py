@@ -111,7 +111,10 @@ class TapDap(Tap):
         return plan
 
     def _secrets(self) -> list[str | None]:
-        secrets: list[str | None] = [self.config.get("client_secret")]
+        """What must never reach a log (read defensively: logging starts before config)."""
+        secrets: list[str | None] = [getattr(self, "_config", {}).get("client_secret")]
+        if "settings" in self.__dict__:
+            secrets.append(self.settings.client_secret)
         if "client" in self.__dict__:
             secrets.append(self.client.auth.current)
         return secrets
