@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from tap_dap.sim.testing import TEST_OPTIONS, SimServer, start_sim
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -47,3 +50,31 @@ def postgres_url() -> Iterator[str]:
     finally:
         with _admin_connection() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def dap_sim_factory(tmp_path: Path) -> Iterator[Callable[..., SimServer]]:
+    """Start dap-sim servers with chosen options; all are stopped after the test.
+
+    ``dap_sim_factory(scale=..., seed=..., in_subprocess=..., **serve_options)``; each call
+    gets its own dataset directory under tmp_path. Defaults: jobs finish at once and rate
+    limits are off (pass ``rate_limit_factor=1`` for the real ones).
+    """
+    servers: list[SimServer] = []
+
+    def start(**options: Any) -> SimServer:
+        settings = {**TEST_OPTIONS, **options}
+        sim = start_sim(tmp_path / f"dap-sim-{len(servers)}", **settings)
+        servers.append(sim)
+        return sim
+
+    yield start
+    for sim in servers:
+        sim.close()
+
+
+@pytest.fixture
+def dap_sim(dap_sim_factory: Callable[..., SimServer]) -> SimServer:
+    """A dap-sim over a small dataset (scale 2000): base_url, client_id, client_secret,
+    data_dir, advance(), dump(ns, table), stats(), inject(fault), set_options(...)."""
+    return dap_sim_factory()

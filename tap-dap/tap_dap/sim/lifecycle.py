@@ -1,0 +1,188 @@
+"""When each row exists, changes and dies, answered in O(1) per row from hashes.
+
+Rows are numbered by ordinal (1, 2, ...). Ordinals up to ``n0`` exist at epoch 0; each
+epoch appends new ordinals at a fixed rate, so "which rows exist at epoch k" is a range.
+Updates are periodic per row (a hashed period and phase), deletions happen once at a
+hashed epoch, so the last change of a row up to any epoch is arithmetic, not a search.
+Commit timestamps (``meta.ts``) of epoch ``e`` lie in ``(clock(e-1), clock(e)]``:
+inserts and updates in the first half of the window, deletions in the second, so a row
+inserted and deleted in one epoch is inserted first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tap_dap.sim.hashing import EPOCH_MULTIPLIER, GOLDEN, MASK64, mix64, salt
+from tap_dap.sim.sizing import EPOCH_MS, ChangeProfile
+
+_HALF = EPOCH_MS // 2
+_INSERT_LAG_MS = 5_000
+_EPOCH0_COMMIT_LAG_MS = 600_000
+DELETED = -1  # content epoch reported for a row that is gone
+
+
+# (content epoch or DELETED, meta.ts, created ms, updated ms); the last two are 0 for a delete
+RowState = tuple[int, int, int, int]
+
+
+class Lifecycle:
+    """Existence, versions and commit times of one table's rows."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        lifecycle_name: str,
+        update_name: str,
+        n0: int,
+        profile: ChangeProfile,
+        start_ms: int,
+        created_span_ms: int,
+    ) -> None:
+        self.n0 = n0
+        self.profile = profile
+        self.start_ms = start_ms
+        self.created_span_ms = created_span_ms
+        self._life_salt = salt(seed, "life", lifecycle_name)
+        self._update_salt = salt(seed, "update", update_name)
+        self._ts_salt = salt(seed, "ts", update_name)
+        self._rate = n0 * profile.insert_ppm
+        same = profile.same_epoch_delete_permille
+        self._same_epoch_cut = same
+        self._delete_cut = same + profile.delete_permille
+        classes = []
+        cumulative = 0
+        for share, period in profile.update_periods:
+            cumulative += share
+            classes.append((cumulative, period))
+        self._update_classes = tuple(classes)
+
+    # -- existence -----------------------------------------------------------------------
+
+    def count(self, epoch: int) -> int:
+        """Ordinals 1..count(epoch) have been inserted by the end of ``epoch``."""
+        return self.n0 + (self._rate * epoch) // 1_000_000
+
+    def insert_epoch(self, ordinal: int) -> int:
+        if ordinal <= self.n0:
+            return 0
+        return -(-(ordinal - self.n0) * 1_000_000 // self._rate)
+
+    def delete_epoch(self, ordinal: int, insert_epoch: int) -> int | None:
+        h = mix64(self._life_salt ^ (ordinal * GOLDEN))
+        share = h % 1000
+        if share < self._same_epoch_cut:
+            return insert_epoch if insert_epoch > 0 else None
+        if share < self._delete_cut:
+            return insert_epoch + 1 + (h >> 20) % self.profile.delete_span
+        return None
+
+    def is_stable(self, ordinal: int) -> bool:
+        """True for a row that is never deleted: a safe foreign-key target."""
+        return mix64(self._life_salt ^ (ordinal * GOLDEN)) % 1000 >= self._delete_cut
+
+    def stable_picker(self) -> Callable[[int, int], int]:
+        """A fast chooser ``(hash, epoch) -> ordinal`` of never-deleted rows existing at epoch.
+
+        Foreign keys point only at such rows, so they never dangle. The SplitMix64 step of
+        ``is_stable`` is inlined: this runs several times per generated row.
+        """
+        n0, rate, life_salt, cut = self.n0, self._rate, self._life_salt, self._delete_cut
+        m1, m2 = 0xBF58_476D_1CE4_E5B9, 0x94D0_49BB_1331_11EB
+
+        def pick(h: int, epoch: int) -> int:
+            count = n0 + (rate * epoch) // 1_000_000
+            ordinal = 1 + h % count
+            for _ in range(64):
+                x = life_salt ^ ((ordinal * GOLDEN) & MASK64)
+                x = ((x ^ (x >> 30)) * m1) & MASK64
+                x = ((x ^ (x >> 27)) * m2) & MASK64
+                if (x ^ (x >> 31)) % 1000 >= cut:
+                    break
+                ordinal = ordinal % count + 1
+            return ordinal
+
+        return pick
+
+    # -- versions ------------------------------------------------------------------------
+
+    def last_update(self, ordinal: int, insert_epoch: int, epoch: int) -> int:
+        """The epoch of the row's latest insert or update up to ``epoch``."""
+        u = mix64(self._update_salt ^ (ordinal * GOLDEN))
+        share = u % 1000
+        for cut, period in self._update_classes:
+            if share < cut:
+                last = epoch - (epoch + (u >> 20) % period) % period
+                return last if last > insert_epoch else insert_epoch
+        return insert_epoch
+
+    # -- timestamps ----------------------------------------------------------------------
+
+    def _window_start(self, epoch: int) -> int:
+        return self.start_ms + (epoch - 1) * EPOCH_MS
+
+    def _hash(self, ordinal: int, epoch: int, kind: int) -> int:
+        return mix64(
+            self._ts_salt ^ (ordinal * GOLDEN) ^ ((epoch * EPOCH_MULTIPLIER) & MASK64) ^ kind
+        )
+
+    def created_ms(self, ordinal: int, insert_epoch: int) -> int:
+        if insert_epoch == 0:
+            span = self.created_span_ms
+            step = max(1, span // self.n0)
+            created = (
+                self.start_ms - span + (span * (ordinal - 1)) // self.n0
+                + self._hash(ordinal, 0, 1) % step
+            )  # fmt: skip
+            return min(created, self.start_ms - 2_000)
+        ts = self.version_ts(ordinal, insert_epoch)
+        return ts - self._hash(ordinal, insert_epoch, 2) % _INSERT_LAG_MS
+
+    def updated_ms(self, ordinal: int, content_epoch: int, created_ms: int) -> int:
+        """The row's own ``updated_at`` for the version of ``content_epoch``."""
+        if content_epoch == 0:
+            h = self._hash(ordinal, 0, 3)
+            if h % 10 < 6:
+                return created_ms
+            room = max(0, self.start_ms - created_ms - _EPOCH0_COMMIT_LAG_MS)
+            return created_ms + (h >> 8) % (room + 1)
+        ts = self.version_ts(ordinal, content_epoch)
+        return max(created_ms, ts - self._hash(ordinal, content_epoch, 4) % _INSERT_LAG_MS)
+
+    def version_ts(self, ordinal: int, content_epoch: int, updated_ms: int = 0) -> int:
+        """``meta.ts`` of an insert or update made in ``content_epoch``.
+
+        For epoch 0 the commit follows the row's ``updated_ms`` by a little.
+        """
+        if content_epoch == 0:
+            lag = self._hash(ordinal, 0, 5) % _EPOCH0_COMMIT_LAG_MS
+            return min(updated_ms + lag, self.start_ms)
+        return (
+            self._window_start(content_epoch)
+            + 1
+            + self._hash(ordinal, content_epoch, 6) % (_HALF - 1)
+        )
+
+    def delete_ts(self, ordinal: int, epoch: int) -> int:
+        return self._window_start(epoch) + _HALF + 1 + self._hash(ordinal, epoch, 7) % (_HALF - 1)
+
+    def reload_ts(self, ordinal: int, epoch: int) -> int:
+        return self._window_start(epoch) + 1 + self._hash(ordinal, epoch, 8) % (EPOCH_MS - 1)
+
+    # -- scans ---------------------------------------------------------------------------
+
+    def state(self, ordinal: int, epoch: int, reload_epoch: int | None) -> RowState:
+        """The row's latest change as seen at ``epoch`` (requires ordinal <= count(epoch))."""
+        inserted = self.insert_epoch(ordinal)
+        deleted = self.delete_epoch(ordinal, inserted)
+        if deleted is not None and deleted <= epoch:
+            return DELETED, self.delete_ts(ordinal, deleted), 0, 0
+        content = self.last_update(ordinal, inserted, epoch)
+        created = self.created_ms(ordinal, inserted)
+        updated = self.updated_ms(ordinal, content, created)
+        if reload_epoch is not None and reload_epoch > content:
+            ts = self.reload_ts(ordinal, reload_epoch)
+        else:
+            ts = self.version_ts(ordinal, content, updated)
+        return content, ts, created, updated
