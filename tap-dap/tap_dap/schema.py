@@ -145,7 +145,14 @@ class _Translator:
             return self._field({**branches[0], **outer}, nullable=nullable, path=path)
         if not branches:
             raise SchemaError(f"{self._table}: field {path} has an empty oneOf")
-        alternatives = [self._field(branch, nullable=False, path=path) for branch in branches]
+        alternatives = [
+            {
+                k: v
+                for k, v in self._field(branch, nullable=False, path=path).items()
+                if k != "description"
+            }
+            for branch in branches
+        ]
         if nullable:
             alternatives.append({"type": "null"})
         out: dict[str, Any] = {"anyOf": alternatives}
