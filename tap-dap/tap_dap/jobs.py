@@ -311,6 +311,7 @@ class JobScheduler:
             self._settings.job_retries,
         )
         tracker.resume = None
+        tracker.last_seen = None
         with self._cond:
             self._to_submit.appendleft(tracker)
             self._cond.notify_all()

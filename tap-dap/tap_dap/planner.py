@@ -72,16 +72,21 @@ class RunPlan:
         return self._tables[stream]
 
     def finish(self, stream: str, error: TapDapError | None) -> None:
-        """A stream is done (or failed); after the last one, report failed tables."""
+        """A stream is done (or failed); the plan closes after the last one."""
         self._tables[stream].discard_files()
         self._open.discard(stream)
         if error is not None:
             self.failures[stream] = error
-        if self._open:
-            return
-        self.close()
+        if not self._open:
+            self.close()
+
+    def raise_failures(self) -> None:
+        """After the run: one error that names every failed table, if any failed."""
         if self.failures:
-            lines = "; ".join(f"{name}: {err}" for name, err in self.failures.items())
+            lines = "; ".join(
+                text if text.startswith(stream) else f"{stream}: {text}"
+                for stream, text in ((name, str(err)) for name, err in self.failures.items())
+            )
             raise RunFailedError(
                 f"{len(self.failures)} of {len(self._tables)} table(s) failed, the others "
                 f"were emitted in full: {lines}"

@@ -119,6 +119,17 @@ class TapDap(Tap):
             secrets.append(self.client.auth.current)
         return secrets
 
+    def sync_all(self) -> None:  # type: ignore[misc]
+        """Sync every selected stream, then fail if a table failed.
+
+        The SDK marks `sync_all` final but has no hook after the last stream. A failed
+        table must not stop the others, so each stream records its failure and the run
+        reports them all here, after everything else was emitted.
+        """
+        super().sync_all()
+        if self._plan is not None:
+            self._plan.raise_failures()
+
     # Discovery
 
     def discover_streams(self) -> Sequence[Stream]:
