@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -210,3 +212,12 @@ def test_a_composite_or_renamed_key_is_kept() -> None:
     result = translate(envelope(key, value_of({})), 1, "canvas-enrollment_states")
     assert result.key_properties == ["enrollment_id"]
     assert result.schema["required"] == ["enrollment_id"]
+
+
+def test_decimals_validate_as_singer_sdk_targets_read_them() -> None:
+    """multipleOf 0.01 holds for values read as Decimal, as SDK targets read JSON."""
+    money = {"type": "number", "multipleOf": 0.01}
+    schema = translate(envelope(KEY, value_of({"money": money}, ["money"])), 1, "t").schema
+    as_read = json.loads(json.dumps(schema), parse_float=Decimal)
+    record = json.loads('{"id": 1, "money": 81.82, "_dap_ts": "T"}', parse_float=Decimal)
+    assert list(Draft7Validator(as_read).iter_errors(record)) == []
