@@ -7,6 +7,8 @@ identity service revoked it.
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -109,9 +111,12 @@ class TokenProvider:
 
 
 def _parse_token(response: requests.Response) -> tuple[str, float]:
+    """The token and its remaining life: `expires_in`, or less if its JWT `exp` says so
+    (`exp` has whole seconds, so a token can expire up to a second before `expires_in`)."""
     try:
         body = response.json()
-        return str(body["access_token"]), float(body.get("expires_in") or 3600)
+        token = str(body["access_token"])
+        lifetime = float(body.get("expires_in") or 3600)
     except (ValueError, KeyError, TypeError) as error:
         raise DapApiError(
             status=response.status_code,
@@ -119,3 +124,17 @@ def _parse_token(response: requests.Response) -> tuple[str, float]:
             error_type="UnexpectedAnswer",
             message="the login answer has no access_token; check base_url",
         ) from error
+    expires = _jwt_expiry(token)
+    if expires is not None:
+        lifetime = min(lifetime, expires - time.time())
+    return token, max(lifetime, 1.0)
+
+
+def _jwt_expiry(token: str) -> float | None:
+    """The `exp` claim of a JWT (not verified: only to time the renewal), if it has one."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None

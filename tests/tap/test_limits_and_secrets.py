@@ -47,7 +47,7 @@ def test_a_per_account_create_job_limit_is_kept(
 def test_the_token_is_renewed_before_it_expires(
     dap_sim_factory: Callable[..., SimServer], tmp_path: Path
 ) -> None:
-    sim = dap_sim_factory(token_ttl=2.0, job_latency=3.0, rows_per_file=300)
+    sim = dap_sim_factory(token_ttl=4.0, job_latency=5.0, rows_per_file=300)
     run = run_tap(tmp_path, sim_config(sim, tables=["accounts", "submissions", "users"]))
     stats = sim.stats()
     assert stats["requests"]["login"] >= 2

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tap_dap.sim.testing import SimServer
-from tap_harness import Replica, final_records_equal_truth, run_tap, sim_config
+from tap_harness import Replica, discover, final_records_equal_truth, run_tap, sim_config
 
 TABLES = ["accounts", "courses", "submissions", "enrollment_states"]
 STREAMS = [f"canvas-{table}" for table in TABLES]
@@ -115,3 +115,22 @@ def test_an_increment_without_changes_still_moves_the_bookmark(
         >= second.bookmark("canvas-accounts")["replication_key_value"]
         > first.bookmark("canvas-accounts")["replication_key_value"]
     )
+
+
+def test_a_stale_catalog_gets_the_new_schema_before_records_of_the_new_shape(
+    dap_sim: SimServer, tmp_path: Path
+) -> None:
+    config = sim_config(dap_sim, tables=["submissions"])
+    catalog = discover(tmp_path, config)  # at schema version 1, and kept as Meltano would
+    first = run_tap(tmp_path / "0", config, catalog=catalog)
+    replica = Replica().apply(first)
+    changed = dap_sim.advance(schema_changes=["canvas.submissions:add_column"])
+    second = run_tap(tmp_path / "1", config, catalog=catalog, state=first.state)
+    stream = "canvas-submissions"
+    kinds = [m["type"] for m in second.messages if m.get("stream") == stream]
+    assert kinds[:2] == ["SCHEMA", "SCHEMA"], kinds[:3]  # the catalog's, then the new one
+    old, new = (m["schema"]["properties"] for m in second.of_type("SCHEMA", stream))
+    assert set(new) - set(old), f"no new column after {changed}"
+    assert second.bookmark(stream)["schema_version"] == first.bookmark(stream)["schema_version"] + 1
+    replica.apply(second)
+    final_records_equal_truth(replica, dap_sim, stream)
