@@ -40,6 +40,9 @@ _decode_line = msgspec.json.Decoder(Line).decode
 _decode_lines = msgspec.json.Decoder(list[Line]).decode
 _decode_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _encode = msgspec.json.encode
+_TS = b',"_dap_ts":'
+_DELETED_AT = b',"_sdc_deleted_at":'
+_NOT_DELETED = b',"_sdc_deleted_at":null}}\n'
 
 
 class LineError(ValueError):
@@ -73,24 +76,36 @@ class RecordEncoder:
         self._dropped = frozenset(dropped_fields)
 
     def encode(self, block: bytes) -> EncodedBlock:
-        """Encode a block of complete lines (each ending in a newline)."""
+        """Encode a block of complete lines (each ending in a newline).
+
+        The pieces of all records go into one list and are joined once: per record, that
+        is the cheapest way to build bytes in Python (no intermediate concatenations).
+        """
         lines = self._decode(block)
         prefix = self._prefix
-        members = self._members if not self._dropped else self._kept_members
+        dropped = self._dropped
         out: list[bytes] = []
-        append = out.append
+        extend = out.extend
         deletes = 0
         for line in lines:
-            key = bytes(line.key)
-            ts = _encode(line.meta.ts)
-            if line.meta.action == "D":
+            meta = line.meta
+            ts = _encode(meta.ts)
+            key = bytes(line.key)[:-1]  # the key object without its closing brace
+            if meta.action == "D":
                 deletes += 1
-                tail = b',"_dap_ts":' + ts + b',"_sdc_deleted_at":' + ts + b"}}\n"
-                append(prefix + key[:-1] + tail)
+                extend((prefix, key, _TS, ts, _DELETED_AT, ts, b"}}\n"))
+                continue
+            value = bytes(line.value)
+            if value[:1] != b"{":
+                members = b""  # no value object: nothing but the key
+            elif dropped:
+                members = self._kept_members(value)
             else:
-                value = members(line.value)
-                tail = b',"_dap_ts":' + ts + b',"_sdc_deleted_at":null}}\n'
-                append(prefix + key[:-1] + value + tail)
+                members = value[1:-1]
+            if members.strip():
+                extend((prefix, key, b",", members, _TS, ts, _NOT_DELETED))
+            else:
+                extend((prefix, key, _TS, ts, _NOT_DELETED))
         return EncodedBlock(b"".join(out), len(lines), deletes)
 
     @staticmethod
@@ -104,21 +119,11 @@ class RecordEncoder:
         except msgspec.DecodeError:
             return _decode_one_by_one(body)
 
-    @staticmethod
-    def _members(value: msgspec.Raw) -> bytes:
-        """`,"a":1,"b":2` from the raw value object `{"a":1,"b":2}` (b"" if empty)."""
-        raw = bytes(value).strip()
-        if raw[:1] != b"{":
-            return b""
-        inner = raw[1:-1].strip()
-        return b"," + inner if inner else b""
-
-    def _kept_members(self, value: msgspec.Raw) -> bytes:
-        if not bytes(value).strip().startswith(b"{"):
-            return b""
+    def _kept_members(self, value: bytes) -> bytes:
+        """The members of the value object without the deselected fields."""
         fields = _decode_object(value)
         kept = {name: raw for name, raw in fields.items() if name not in self._dropped}
-        return self._members(msgspec.Raw(_encode(kept))) if kept else b""
+        return _encode(kept)[1:-1]
 
 
 def _decode_one_by_one(body: bytes) -> list[Line]:

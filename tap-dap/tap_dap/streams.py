@@ -103,6 +103,7 @@ class DapStream(Stream):
             error = failure
             self.logger.error("%s failed: %s", self.name, failure)
         finally:
+            self._dap_tap.output.flush()
             plan.finish(self.name, error)
         return ()
 
