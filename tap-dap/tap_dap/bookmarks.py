@@ -105,9 +105,13 @@ class Bookmark:
 
     def write_to(self, state: MutableMapping[str, Any]) -> None:
         """Write into the SDK's writable stream state, replacing our keys."""
-        for key in ("replication_key", "replication_key_value", "schema_version"):
-            state.pop(key, None)
-        for key in ("table_version", "job"):
+        for key in (
+            "replication_key",
+            "replication_key_value",
+            "schema_version",
+            "table_version",
+            "job",
+        ):
             state.pop(key, None)
         if self.position is not None:
             state["replication_key"] = DAP_TS

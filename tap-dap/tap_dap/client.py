@@ -67,11 +67,6 @@ class Job:
             error=data.get("error"),
         )
 
-    @property
-    def done(self) -> bool:
-        """Complete or failed: nothing more will change."""
-        return self.status in ("complete", "failed")
-
 
 class DapClient:
     """The endpoints of the DAP Query API, safe to share between threads."""
@@ -213,7 +208,12 @@ class DapClient:
         with self._count_lock:
             counter[endpoint] += 1
 
-    @property
-    def throttled_total(self) -> int:
-        """How many 429 answers this client drew."""
-        return sum(self.throttled.values())
+    def usage(self) -> str:
+        """Requests per endpoint, 429 answers and logins so far, for the run's last log line."""
+        with self._count_lock:
+            spent = ", ".join(f"{name} {count}" for name, count in sorted(self.requests.items()))
+            throttled = sum(self.throttled.values())
+        return (
+            f"DAP API requests: {spent or 'none'}; HTTP 429 answers: {throttled}; "
+            f"logins: {self.auth.logins}"
+        )

@@ -16,13 +16,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from tap_dap.bookmarks import INCREMENTAL, SNAPSHOT, JobProgress
 from tap_dap.client import DapClient, Job
 from tap_dap.errors import (
     ConfigError,
-    DapApiError,
     JobFailedError,
     NotFoundError,
     OutOfRangeError,
@@ -55,7 +55,6 @@ class JobTracker:
         self.ref = ref
         self.since = since
         self.resume = resume
-        self.snapshot_reason: str | None = None
         self.failures = 0
         self.job: Job | None = None
         self.error: TapDapError | None = None
@@ -172,15 +171,7 @@ class JobScheduler:
                 if self._closed:
                     return
                 tracker = self._to_submit.popleft()
-            try:
-                self._submit(tracker)
-            except TapDapError as error:
-                tracker.set_failed(error)
-            except Exception as error:  # a bug: still let the other tables go on
-                logger.exception("%s: unexpected error submitting its job", tracker.ref.stream)
-                tracker.set_failed(
-                    TapDapError(f"{tracker.ref.stream}: {type(error).__name__}: {error}")
-                )
+            self._guarded(tracker, "submitting its job", partial(self._submit, tracker))
 
     def _submit(self, tracker: JobTracker) -> None:
         ref = tracker.ref
@@ -211,7 +202,6 @@ class JobScheduler:
                     error.uuid,
                 )
                 tracker.since = None
-                tracker.snapshot_reason = error.error_type
                 continue
             tracker.submitted_at = self._clock()
             logger.info("%s: %s job %s submitted", ref.stream, tracker.kind, job.id)
@@ -255,12 +245,30 @@ class JobScheduler:
                 _, _, tracker, job_id, interval, generation = heapq.heappop(self._to_poll)
             if generation != tracker.generation:
                 continue  # the table started over meanwhile
-            try:
-                self._handle(tracker, self._client.get_job(job_id), interval)
-            except NotFoundError:
-                self.restart(tracker, "the job vanished while it was running")
-            except DapApiError as error:
-                tracker.set_failed(error)
+            self._guarded(
+                tracker, f"polling job {job_id}", partial(self._poll, tracker, job_id, interval)
+            )
+
+    def _poll(self, tracker: JobTracker, job_id: str, interval: float) -> None:
+        try:
+            job = self._client.get_job(job_id)
+        except NotFoundError:
+            self.restart(tracker, "the job vanished while it was running")
+            return
+        self._handle(tracker, job, interval)
+
+    @staticmethod
+    def _guarded(tracker: JobTracker, doing: str, action: Callable[[], None]) -> None:
+        """Run a step for one table; whatever goes wrong fails that table, not the thread."""
+        try:
+            action()
+        except TapDapError as error:
+            tracker.set_failed(error)
+        except Exception as error:  # a bug: still let the other tables go on
+            logger.exception("%s: unexpected error %s", tracker.ref.stream, doing)
+            tracker.set_failed(
+                TapDapError(f"{tracker.ref.stream}: {type(error).__name__}: {error}")
+            )
 
     def _handle(self, tracker: JobTracker, job: Job, interval: float | None = None) -> None:
         """Act on a job answer: ready, failed (retry), or poll again later."""

@@ -127,6 +127,8 @@ class TapDap(Tap):
         reports them all here, after everything else was emitted.
         """
         super().sync_all()
+        if "client" in self.__dict__:
+            self.logger.info("%s", self.client.usage())
         if self._plan is not None:
             self._plan.raise_failures()
 

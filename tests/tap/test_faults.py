@@ -83,13 +83,18 @@ def test_a_job_that_keeps_failing_fails_its_table_only(sim: SimServer, tmp_path:
         final_records_equal_truth(replica, sim, stream)
 
 
+@pytest.mark.parametrize("cause", ["table reloaded", "injected fault"])
 def test_snapshot_required_takes_a_new_snapshot_and_activates_it(
-    sim: SimServer, tmp_path: Path
+    sim: SimServer, tmp_path: Path, cause: str
 ) -> None:
     config = sim_config(sim, tables=TABLES)
     first = run_tap(tmp_path / "0", config)
     replica = Replica().apply(first)
-    sim.advance(reload=[SUBMISSIONS])
+    if cause == "table reloaded":
+        sim.advance(reload=[SUBMISSIONS])
+    else:
+        sim.advance()
+        sim.inject({"kind": "snapshot_required", "table": SUBMISSIONS})
     second = run_tap(tmp_path / "1", config, state=first.state)
     assert "taking a new snapshot instead" in second.stderr
     (activate,) = second.of_type("ACTIVATE_VERSION", "canvas-submissions")
