@@ -223,6 +223,7 @@ class App:
         mode = query.get("mode") or "expanded"
         key = (namespace, table, query["format"], mode, since_ms, query.get("until"), epoch)
         now = time.time()
+        self.jobs.sweep(now)
         job = self.jobs.find_live(key, now)
         if job is None:
             job = self.jobs.new_job(

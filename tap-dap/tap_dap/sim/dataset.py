@@ -30,10 +30,6 @@ CLIENT_ID = "us-east-1#dap-sim"
 _SCHEMA_BUMP_CHANCE = 0.35
 
 
-def qualified(namespace: str, table: str) -> str:
-    return f"{namespace}.{table}"
-
-
 def split_qualified(name: str) -> tuple[str, str]:
     """``canvas.courses`` -> (``canvas``, ``courses``); a bare table name means canvas."""
     namespace, _, table = name.rpartition(".")

@@ -36,6 +36,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "job_expires": ("download",),  # the job (and its other files) expire mid-download
 }
 _SERVER_STATUSES = (500, 502, 503, 504)
+# Scripted only: it forces a full reload and means nothing for a snapshot query.
+_NOT_RANDOM = frozenset({"snapshot_required"})
 
 
 @dataclass
@@ -126,7 +128,9 @@ class FaultPlan:
         return fault
 
     def _random_fault(self, endpoint: str) -> Fault:
-        kinds = [k for k, endpoints in KINDS.items() if endpoint in endpoints]
+        kinds = [
+            k for k, endpoints in KINDS.items() if endpoint in endpoints and k not in _NOT_RANDOM
+        ]
         kind = kinds[self._random.randrange(len(kinds))]
         return Fault(
             kind=kind,

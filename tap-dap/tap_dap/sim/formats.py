@@ -104,6 +104,10 @@ class TabularEncoder(Encoder):
     def encode(self, records: Iterable[Record]) -> bytes:
         delimiter, columns, key_cell = self._delimiter, self._columns, self._key_cell
         deleted_tail = delimiter.join([self._dialect.null] * len(columns))
+        # without nested columns spread out (mode condensed), a tighter loop
+        flat_columns = None
+        if all(column.sub is None for column in columns):
+            flat_columns = [(column.name, column.convert) for column in columns]
         incremental = self.incremental
         lines = []
         for record in records:
@@ -113,6 +117,9 @@ class TabularEncoder(Encoder):
             values = record.values
             if values is None:
                 tail = deleted_tail
+            elif flat_columns is not None:
+                get = values.get
+                tail = delimiter.join([convert(get(name)) for name, convert in flat_columns])
             else:
                 get = values.get
                 tail = delimiter.join(

@@ -26,13 +26,3 @@ def salt(*parts: object) -> int:
     """A stable 64-bit number for a tuple of names and numbers."""
     text = "\x1f".join(str(part) for part in parts).encode()
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
-
-
-def derive(row_hash: int, column_salt: int) -> int:
-    """A cheap per-column hash from a well-mixed row hash; use its high bits."""
-    return ((row_hash ^ column_salt) * GOLDEN) & MASK64
-
-
-def unit(value: int) -> float:
-    """Map the high 53 bits of a 64-bit hash to [0, 1)."""
-    return (value >> 11) * (1.0 / (1 << 53))

@@ -11,6 +11,7 @@ inserted and deleted in one epoch is inserted first.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from tap_dap.sim.hashing import EPOCH_MULTIPLIER, GOLDEN, MASK64, mix64, salt
@@ -57,6 +58,8 @@ class Lifecycle:
             cumulative += share
             classes.append((cumulative, period))
         self._update_classes = tuple(classes)
+        self._stable = bytearray()
+        self._stable_lock = threading.Lock()
 
     # -- existence -----------------------------------------------------------------------
 
@@ -78,30 +81,38 @@ class Lifecycle:
             return insert_epoch + 1 + (h >> 20) % self.profile.delete_span
         return None
 
-    def is_stable(self, ordinal: int) -> bool:
-        """True for a row that is never deleted: a safe foreign-key target."""
-        return mix64(self._life_salt ^ (ordinal * GOLDEN)) % 1000 >= self._delete_cut
+    def _stable_flags(self, count: int) -> bytearray:
+        """Per ordinal (index ordinal - 1), 1 for a row that is never deleted.
+
+        Computed once per process and extended as epochs add rows: foreign-key picks run
+        several times per generated row and must not hash each candidate again.
+        """
+        flags = self._stable
+        if len(flags) < count:
+            with self._stable_lock:
+                cut, life_salt = self._delete_cut, self._life_salt
+                flags.extend(
+                    mix64(life_salt ^ (ordinal * GOLDEN)) % 1000 >= cut
+                    for ordinal in range(len(flags) + 1, count + 1)
+                )
+        return flags
 
     def stable_picker(self) -> Callable[[int, int], int]:
         """A fast chooser ``(hash, epoch) -> ordinal`` of never-deleted rows existing at epoch.
 
-        Foreign keys point only at such rows, so they never dangle. The SplitMix64 step of
-        ``is_stable`` is inlined: this runs several times per generated row.
+        Foreign keys point only at such rows, so they never dangle.
         """
-        n0, rate, life_salt, cut = self.n0, self._rate, self._life_salt, self._delete_cut
-        m1, m2 = 0xBF58_476D_1CE4_E5B9, 0x94D0_49BB_1331_11EB
+        n0, rate, stable_flags = self.n0, self._rate, self._stable_flags
 
         def pick(h: int, epoch: int) -> int:
             count = n0 + (rate * epoch) // 1_000_000
-            ordinal = 1 + h % count
+            flags = stable_flags(count)
+            ordinal = h % count  # zero-based
             for _ in range(64):
-                x = life_salt ^ ((ordinal * GOLDEN) & MASK64)
-                x = ((x ^ (x >> 30)) * m1) & MASK64
-                x = ((x ^ (x >> 27)) * m2) & MASK64
-                if (x ^ (x >> 31)) % 1000 >= cut:
+                if flags[ordinal]:
                     break
-                ordinal = ordinal % count + 1
-            return ordinal
+                ordinal = (ordinal + 1) % count
+            return ordinal + 1
 
         return pick
 

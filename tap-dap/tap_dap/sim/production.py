@@ -59,17 +59,18 @@ class _Chunk:
 
 _worlds: dict[str, World] = {}
 _worlds_lock = threading.Lock()
+_WORLDS_KEPT = 4  # jobs of a few recent epochs may be produced at the same time
 
 
 def _world(dataset_json: str) -> World:
-    """One World per dataset description per process: row models are costly to build."""
+    """A World per dataset description, cached per process: row models are costly to build."""
     with _worlds_lock:
         world = _worlds.get(dataset_json)
         if world is None:
-            dataset = Dataset.from_json(json.loads(dataset_json))
-            world = World(dataset)
-            _worlds.clear()
+            world = World(Dataset.from_json(json.loads(dataset_json)))
             _worlds[dataset_json] = world
+            while len(_worlds) > _WORLDS_KEPT:
+                del _worlds[next(iter(_worlds))]
         return world
 
 

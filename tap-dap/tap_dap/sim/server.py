@@ -50,6 +50,12 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 600
     server: SimHTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in separate writes: without this, Nagle's algorithm and
+        # delayed ACKs add 40 ms to every small response
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:
         self._dispatch()
 
@@ -158,7 +164,9 @@ class SimHTTPServer(ThreadingHTTPServer):
 def start(data_dir: Path | str, options: ServeOptions) -> tuple[SimHTTPServer, threading.Thread]:
     """Start serving in a background thread; stop with ``server.shutdown()``."""
     server = SimHTTPServer(App(Path(data_dir), options))
-    thread = threading.Thread(target=server.serve_forever, name="dap-sim", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="dap-sim", daemon=True
+    )
     thread.start()
     return server, thread
 

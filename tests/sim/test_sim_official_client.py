@@ -1,0 +1,224 @@
+"""The official DAP client (instructure-dap-client) accepts dap-sim.
+
+In a virtual environment of its own (cached in .venv-dap-official), it runs `dap
+snapshot`, `dap incremental`, `dap initdb` and `dap syncdb` against the simulator with
+the real rate limits; after initdb + advance + syncdb the PostgreSQL tables equal the
+simulator's truth, including across schema changes of every kind.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import gzip
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from tap_dap.sim.dataset import Dataset
+from tap_dap.sim.testing import SimServer
+from tap_dap.sim.timefmt import parse_iso
+
+REPO = Path(__file__).resolve().parents[2]
+OFFICIAL_VENV = REPO / ".venv-dap-official"
+# Every shape of column the reference schemas have: enums, varchar, text, jsonb objects,
+# arrays (of enums too), decimals (multipleOf), a non-id key, uuid/inet/integer-enum logs.
+TABLES = {
+    "canvas": [
+        "accounts",
+        "assignment_groups",
+        "assignments",
+        "context_external_tools",
+        "courses",
+        "enrollment_states",
+        "enrollments",
+        "late_policies",
+        "quiz_questions",
+        "submissions",
+        "users",
+    ],
+    "canvas_logs": ["web_logs"],
+}
+SCHEMA_CHANGES = [
+    "canvas.courses:add_enum_value",
+    "canvas.courses:make_optional",
+    "canvas.submissions:drop_column",
+    "canvas.enrollments:add_column",
+    "canvas.assignments:add_enum_column",
+    "canvas.users:drop_column",
+    "canvas_logs.web_logs:add_column",
+]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def dap_cli() -> Path:
+    """The official `dap` command, installed once into .venv-dap-official."""
+    dap = OFFICIAL_VENV / "bin" / "dap"
+    if not dap.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(OFFICIAL_VENV)], check=True)
+        subprocess.run(
+            [
+                str(OFFICIAL_VENV / "bin" / "pip"),
+                "install",
+                "--quiet",
+                "instructure-dap-client[postgresql]",
+            ],
+            check=True,
+        )
+    return dap
+
+
+def _dap(dap: Path, sim: SimServer, *args: str, cwd: Path) -> str:
+    env = {
+        **os.environ,
+        "DAP_API_URL": sim.base_url,
+        "DAP_CLIENT_ID": sim.client_id,
+        "DAP_CLIENT_SECRET": sim.client_secret,
+        "DAP_TRACKING": "false",
+    }
+    result = subprocess.run(
+        [str(dap), "--non-interactive", "--loglevel", "info", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"dap {' '.join(args)} failed:\n{output[-4000:]}"
+    assert " - ERROR - " not in output, output[-4000:]
+    assert sim.client_secret not in output
+    return output
+
+
+# -- comparing PostgreSQL rows with the simulator's truth ---------------------------------
+
+
+def _from_db(value: Any) -> Any:  # noqa: PLR0911 - one rule per database type
+    if isinstance(value, datetime.datetime):
+        return ("ts", int(value.replace(tzinfo=datetime.UTC).timestamp() * 1000))
+    if isinstance(value, datetime.date):
+        return ("date", value.isoformat())
+    if isinstance(value, decimal.Decimal | float):
+        return ("number", float(value))
+    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(value)
+    if isinstance(value, list):
+        return [_from_db(item) for item in value]
+    if isinstance(value, dict):
+        return {k: _from_db(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _from_truth(value: Any, node: dict[str, Any]) -> Any:
+    if node.get("format") == "date-time":
+        return ("ts", parse_iso(value))
+    if node.get("format") == "date":
+        return ("date", value)
+    if node.get("type") == "number":
+        return ("number", float(value))
+    return _from_db(value)
+
+
+def _database_rows(url: str, namespace: str, table: str, key: str) -> dict[Any, dict[str, Any]]:
+    with psycopg.connect(url) as connection:
+        # arrays of the client's enum types come back as text unless cast
+        columns = connection.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (namespace, table),
+        ).fetchall()
+        select = ", ".join(
+            f'"{name}"::text[] AS "{name}"' if kind == "ARRAY" else f'"{name}"'
+            for name, kind in columns
+        )
+        cursor = connection.execute(f'SELECT {select} FROM "{namespace}"."{table}"')
+        names = [column.name for column in cursor.description or []]
+        rows = {}
+        for values in cursor:
+            row = {n: _from_db(v) for n, v in zip(names, values, strict=True) if v is not None}
+            rows[row[key]] = row
+    return rows
+
+
+def assert_database_equals_truth(url: str, sim: SimServer, namespace: str, table: str) -> None:
+    dataset = Dataset.load(sim.data_dir)
+    flat = dataset.flat_schema(
+        namespace, table, dataset.schema_version(namespace, table, dataset.epoch)
+    )
+    properties = flat["properties"]
+    key = "id" if "id" in properties else next(iter(properties))
+    truth = {
+        str(row[key]) if namespace == "canvas_logs" else row[key]: {
+            column: _from_truth(value, properties[column]) for column, value in row.items()
+        }
+        for row in sim.dump(namespace, table)
+    }
+    database = _database_rows(url, namespace, table, key)
+    assert set(database) == set(truth), f"{namespace}.{table}: different keys"
+    for identity, expected in truth.items():
+        row = {c: v for c, v in database[identity].items() if c in properties}
+        assert row == expected, f"{namespace}.{table} {identity}"
+
+
+# -- the test ------------------------------------------------------------------------------
+
+
+def test_official_client_snapshot_incremental_initdb_syncdb(
+    dap_cli: Path,
+    dap_sim_factory: Callable[..., SimServer],
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    # real rate limits; jobs answer complete at once (the client sleeps 5 s per poll)
+    sim = dap_sim_factory(rate_limit_factor=1, post_wait=10)
+
+    output = _dap(dap_cli, sim, "snapshot", "--namespace", "canvas", "--table", "courses",
+                  "--format", "jsonl", "--output-directory", "out", cwd=tmp_path)  # fmt: skip
+    [snapshot_file] = (tmp_path / "out").glob("job_*/*.jsonl.gz")
+    lines = [json.loads(line) for line in gzip.decompress(snapshot_file.read_bytes()).splitlines()]
+    assert [{"id": line["key"]["id"], **line["value"]} for line in lines] == sim.dump(
+        "canvas", "courses"
+    )
+    at = json.loads(
+        output[output.index("{", output.index("successfully retrieved")) :].splitlines()[0]
+    )["at"]
+
+    for namespace, tables in TABLES.items():
+        _dap(dap_cli, sim, "initdb", "--connection-string", postgres_url,
+             "--namespace", namespace, "--table", ",".join(tables), cwd=tmp_path)  # fmt: skip
+    for namespace, tables in TABLES.items():
+        for table in tables:
+            assert_database_equals_truth(postgres_url, sim, namespace, table)
+
+    sim.advance(schema_changes=SCHEMA_CHANGES)
+    sim.advance()  # and whatever the seed brings
+    _dap(dap_cli, sim, "incremental", "--namespace", "canvas", "--table", "courses",
+         "--since", at, "--format", "tsv", "--output-directory", "inc", cwd=tmp_path)  # fmt: skip
+    [incremental_file] = (tmp_path / "inc").glob("job_*/*.tsv.gz")
+    header = gzip.decompress(incremental_file.read_bytes()).split(b"\n", 1)[0]
+    assert header.startswith(b"meta.ts\tmeta.action\tkey.id\t")
+
+    for namespace, tables in TABLES.items():
+        _dap(dap_cli, sim, "syncdb", "--connection-string", postgres_url,
+             "--namespace", namespace, "--table", ",".join(tables), cwd=tmp_path)  # fmt: skip
+    for namespace, tables in TABLES.items():
+        for table in tables:
+            assert_database_equals_truth(postgres_url, sim, namespace, table)
+    with psycopg.connect(postgres_url) as connection:
+        synced = connection.execute(
+            "SELECT DISTINCT timestamp FROM instructure_dap.table_sync"
+        ).fetchall()
+    assert synced == [(datetime.datetime(2025, 9, 1, 8, 0),)]
+    assert sim.stats()["rate_limited"] == 0
