@@ -13,10 +13,10 @@ through the tap's writer, so `get_records` yields nothing. It drives one job ins
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
 from singer_sdk.helpers import types
 from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
 
@@ -74,6 +74,7 @@ class DapStream(Stream):
         #: Version of the schema last sent for this stream; None when the catalog did not say.
         self.schema_version = schema_version
         self._dap_tap = tap
+        self._record_counter: metrics.Counter | None = None
 
     @classmethod
     def from_dap(
@@ -88,6 +89,19 @@ class DapStream(Stream):
             key_properties=translated.key_properties,
             schema_version=translated.version,
         )
+
+    def get_record_counter(
+        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
+    ) -> metrics.Counter:
+        """The SDK's record counter, kept so that records written directly are counted."""
+        self._record_counter = super().get_record_counter(
+            endpoint=endpoint, log_interval=log_interval
+        )
+        return self._record_counter
+
+    def get_batch_config(self, config: Mapping[str, Any]) -> None:
+        """No BATCH messages yet: records always go out as RECORD messages."""
+        return
 
     def get_replication_key_signpost(self, context: types.Context | None = None) -> None:
         """No signpost: the bookmark is the job's at/until, never a record's value."""
@@ -133,6 +147,8 @@ class DapStream(Stream):
                             return  # a dry run: the bookmark stays where it was
                         write_records(block.data)
                         progress.block(block.records, block.deletes)
+                        if self._record_counter is not None:
+                            self._record_counter.increment(block.records)
                     running = running.after_file(object_id)
                     bookmark = bookmark.with_job(running)
                     self._save(bookmark)

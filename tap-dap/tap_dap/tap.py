@@ -69,6 +69,8 @@ class TapDap(Tap):
     @cached_property
     def settings(self) -> Settings:
         """The resolved settings."""
+        if self.config.get("batch_config"):
+            self.logger.warning("batch_config is not supported yet: records go out as RECORD")
         return Settings.from_config(self.config)
 
     @cached_property

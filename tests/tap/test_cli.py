@@ -98,3 +98,22 @@ def test_a_wrong_secret_is_one_line_naming_the_settings(dap_sim: SimServer, tmp_
     assert "check client_id and client_secret" in run.stderr
     assert "Traceback" not in run.stderr
     assert "not-the-secret" not in run.stderr
+
+
+def test_deselected_fields_are_left_out_of_schema_and_records(
+    dap_sim: SimServer, tmp_path: Path
+) -> None:
+    config = sim_config(dap_sim)
+    catalog = select(discover(tmp_path, config), ["canvas-courses"])
+    (entry,) = [e for e in catalog["streams"] if e["tap_stream_id"] == "canvas-courses"]
+    dropped = {"name", "workflow_state"}
+    for item in entry["metadata"]:
+        if item["breadcrumb"][-1:] and item["breadcrumb"][-1] in dropped:
+            item["metadata"]["selected"] = False
+    run = run_tap(tmp_path, config, catalog=catalog)
+    (schema,) = run.of_type("SCHEMA", "canvas-courses")
+    assert not dropped & set(schema["schema"]["properties"])
+    records = run.records("canvas-courses")
+    assert records
+    assert all("id" in record for record in records)
+    assert not any(dropped & set(record) for record in records)
