@@ -128,45 +128,57 @@ class DapStream(Stream):
         state.pop(_SDK_STARTING_MARKER, None)
         bookmark = Bookmark.from_state(state)
         progress = TableProgress(self.logger, self.name)
-        limit = self.ABORT_AT_RECORD_COUNT
         while True:
             job = table.wait_job(progress.waiting)
             running = self._job_progress(job, bookmark, table)
             self._ensure_schema(job.schema_version, bookmark)
-            bookmark = bookmark.with_job(running)
-            self._save(bookmark)
+            self._save(bookmark.with_job(running))
             progress.emitting(job, running.kind, len(job.objects) - running.files_emitted)
-            encoder = RecordEncoder(self.name, running.table_version, self._deselected_fields())
-            write_records = self._dap_tap.output.write_records
             try:
-                for object_id, describe, decoded in table.files(job):
-                    for lines in decoded.blocks():
-                        block = _encode(encoder, lines, describe)
-                        if limit is not None and progress.records + block.records >= limit:
-                            self._write_head(block.data, limit - progress.records)
-                            return  # a dry run: the bookmark stays where it was
-                        write_records(block.data)
-                        progress.block(block.records, block.deletes)
-                        if self._record_counter is not None:
-                            self._record_counter.increment(block.records)
-                    running = running.after_file(object_id)
-                    bookmark = bookmark.with_job(running)
-                    self._save(bookmark)
-                    progress.file_done()
+                done = self._emit_files(table, job, running, bookmark, progress)
             except JobExpiredError as expired:
                 self.logger.warning("%s: %s; starting the table's job over", self.name, expired)
                 table.restart(str(expired))
                 bookmark = bookmark.with_job(None)
                 continue
             break
-        if running.kind == SNAPSHOT and self._dap_tap.settings.emit_activate_version:
-            assert running.table_version is not None
+        if done is None:
+            return  # a dry run stopped at its record limit: the bookmark stays
+        if done.kind == SNAPSHOT and self._dap_tap.settings.emit_activate_version:
+            assert done.table_version is not None
             self._dap_tap.write_message(
-                ActivateVersionMessage(stream=self.name, version=running.table_version)
+                ActivateVersionMessage(stream=self.name, version=done.table_version)
             )
-        bookmark = bookmark.completed(running)
-        self._save(bookmark)
-        progress.summary(running.kind, running.schema_version, running.table_version)
+        self._save(bookmark.completed(done))
+        progress.summary(done.kind, done.schema_version, done.table_version)
+
+    def _emit_files(
+        self,
+        table: TableRun,
+        job: Job,
+        running: JobProgress,
+        bookmark: Bookmark,
+        progress: TableProgress,
+    ) -> JobProgress | None:
+        """Write the job's remaining files, a STATE after each; None if a dry run's record
+        limit (`ABORT_AT_RECORD_COUNT`) cut it short."""
+        encoder = RecordEncoder(self.name, running.table_version, self._deselected_fields())
+        write_records = self._dap_tap.output.write_records
+        limit = self.ABORT_AT_RECORD_COUNT
+        for object_id, describe, decoded in table.files(job):
+            for lines in decoded.blocks():
+                block = _encode(encoder, lines, describe)
+                if limit is not None and progress.records + block.records >= limit:
+                    self._write_head(block.data, limit - progress.records)
+                    return None
+                write_records(block.data)
+                progress.block(block.records, block.deletes)
+                if self._record_counter is not None:
+                    self._record_counter.increment(block.records)
+            running = running.after_file(object_id)
+            self._save(bookmark.with_job(running))
+            progress.file_done()
+        return running
 
     def _job_progress(self, job: Job, bookmark: Bookmark, table: TableRun) -> JobProgress:
         """Continue the job the state was emitting, or start one with the right table version."""
