@@ -11,6 +11,7 @@ queues, downloaded files on disk within a budget).
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -110,6 +111,11 @@ class RunPlan:
             self._tables[tracker.ref.stream].prefetch(job)
 
 
+def _file_safe(name: str) -> str:
+    """A job id as part of a file name (DAP's are UUIDs; nothing else is assumed)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
 class TableRun:
     """What one stream consumes: its job, then its files as RECORD blocks."""
 
@@ -162,7 +168,7 @@ class TableRun:
                 if (job.id, index) in self._spools:
                     continue
                 spool = SpoolFile(
-                    self._plan.spool_dir / f"{job.id}-{index}.gz",
+                    self._plan.spool_dir / f"{_file_safe(job.id)}-{index}.gz",
                     job.objects[index],
                     on_grow=self._plan.download_pool.grew,
                 )

@@ -119,3 +119,16 @@ def test_snapshot_required_can_fail_the_table_instead(sim: SimServer, tmp_path: 
         second.bookmark("canvas-submissions")["replication_key_value"]
         == first.bookmark("canvas-submissions")["replication_key_value"]
     )
+
+
+def test_a_bookmark_older_than_the_retention_gets_a_new_snapshot(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    stream = "canvas_logs-web_logs"
+    config = sim_config(sim, namespace="canvas_logs")
+    old = {"replication_key": "_dap_ts", "replication_key_value": "2020-01-01T00:00:00.000Z"}
+    run = run_tap(tmp_path, config, state={"bookmarks": {stream: old}})
+    assert "OutOfRange" in run.stderr
+    assert run.of_type("ACTIVATE_VERSION", stream)
+    assert run.bookmark(stream)["replication_key_value"] > old["replication_key_value"]
+    final_records_equal_truth(Replica().apply(run), sim, stream)
