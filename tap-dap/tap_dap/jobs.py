@@ -1,9 +1,10 @@
 """Query jobs of a whole run: submitted in emit order within the create-job budget, polled
 with a growing interval, retried when they fail, switched to a snapshot when DAP says so.
 
-One thread submits (it may wait long for create-job budget when the limit counts per
-account), one polls (it must not wait behind submissions). A table's `JobTracker` is
-what its stream waits on.
+A few threads submit, taking tables in emit order, so that one table whose submission
+is retried (or waits for create-job budget) does not hold back the others; one thread
+polls, and never waits behind submissions. A table's `JobTracker` is what its stream
+waits on.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tap_dap.settings import Settings
 logger = logging.getLogger("tap-dap.jobs")
 
 POLL_GROWTH = 1.5
+SUBMITTERS = 4
 #: How often a waiting stream hears about its job (for the progress log).
 WAIT_REPORT_SECONDS = 15.0
 
@@ -126,9 +128,12 @@ class JobScheduler:
         self._cond = threading.Condition()
         self._closed = False
         self._threads = [
-            threading.Thread(target=self._submit_loop, name="tap-dap-submit", daemon=True),
-            threading.Thread(target=self._poll_loop, name="tap-dap-poll", daemon=True),
+            threading.Thread(target=self._submit_loop, name=f"tap-dap-submit-{n}", daemon=True)
+            for n in range(SUBMITTERS)
         ]
+        self._threads.append(
+            threading.Thread(target=self._poll_loop, name="tap-dap-poll", daemon=True)
+        )
 
     def start(self, trackers: list[JobTracker]) -> None:
         """Queue every table's job in emit order and start working."""

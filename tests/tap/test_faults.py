@@ -132,3 +132,15 @@ def test_a_bookmark_older_than_the_retention_gets_a_new_snapshot(
     assert run.of_type("ACTIVATE_VERSION", stream)
     assert run.bookmark(stream)["replication_key_value"] > old["replication_key_value"]
     final_records_equal_truth(Replica().apply(run), sim, stream)
+
+
+def test_a_table_whose_submission_is_retried_holds_back_no_other(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    sim.inject({"kind": "http_error", "endpoint": "create_job", "table": "accounts", "times": 3})
+    run = run_tap(tmp_path, sim_config(sim, tables=["accounts", "users"]))
+    submitted = [line for line in run.stderr.splitlines() if "job" in line and "submitted" in line]
+    assert "canvas-users" in submitted[0], submitted  # users' job went first
+    replica = Replica().apply(run)
+    for stream in ("canvas-accounts", "canvas-users"):
+        final_records_equal_truth(replica, sim, stream)
