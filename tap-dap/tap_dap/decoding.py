@@ -130,6 +130,7 @@ def _decode(
         decoded.put(LineBlock(block, lines_done + 1))
         lines_done += block.count(b"\n")
 
+    spool.wait_beyond(0)  # the file exists from its first byte (or its end) on
     with spool.path.open("rb") as handle:
         while True:
             size = spool.wait_beyond(position)

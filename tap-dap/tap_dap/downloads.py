@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import requests
 import urllib3
@@ -107,7 +108,11 @@ class ObjectUrls:
 
 
 class SpoolFile:
-    """A file on disk that a download appends to while decoding reads it."""
+    """A file on disk that a download appends to while decoding reads it.
+
+    The file is created by the first bytes (or the end of the download), not before: a
+    job may have thousands of files waiting, and each open file costs a descriptor.
+    """
 
     def __init__(self, path: Path, object_id: str, on_grow: Callable[[int], None]) -> None:
         self.path = path
@@ -118,12 +123,14 @@ class SpoolFile:
         self.error: BaseException | None = None
         self._on_grow = on_grow
         self._cond = threading.Condition()
-        self._handle = path.open("wb")
+        self._handle: IO[bytes] | None = None
 
     def append(self, data: bytes) -> None:
         """Add downloaded bytes."""
         if self.cancelled:
             raise FileCancelledError(self.object_id)
+        if self._handle is None:
+            self._handle = self.path.open("ab")
         self._handle.write(data)
         self._handle.flush()
         with self._cond:
@@ -133,6 +140,11 @@ class SpoolFile:
 
     def finish(self, error: BaseException | None = None) -> None:
         """The download ended, completely or with `error`."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        elif error is None and not self.cancelled:
+            self.path.touch()  # an empty object is an empty file
         with self._cond:
             self.complete = error is None
             self.error = error
@@ -160,7 +172,8 @@ class SpoolFile:
         with self._cond:
             self.cancelled = True
             self._cond.notify_all()
-        self._handle.close()
+        if self._handle is not None:
+            self._handle.close()
         self.path.unlink(missing_ok=True)
         return self.written
 
