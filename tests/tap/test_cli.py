@@ -117,3 +117,16 @@ def test_deselected_fields_are_left_out_of_schema_and_records(
     assert records
     assert all("id" in record for record in records)
     assert not any(dropped & set(record) for record in records)
+
+
+def test_turning_tls_verification_off_is_warned(dap_sim: SimServer, tmp_path: Path) -> None:
+    run = run_tap(tmp_path, sim_config(dap_sim, tables=["accounts"], verify_tls=False))
+    assert "verify_tls is off: TLS certificates are NOT verified" in run.stderr
+
+
+def test_a_missing_ca_bundle_is_named(dap_sim: SimServer, tmp_path: Path) -> None:
+    config = sim_config(dap_sim, ca_bundle=str(tmp_path / "nope.pem"))
+    run = run_tap(tmp_path, config, check=False)
+    assert run.returncode == 1
+    assert f"ca_bundle '{tmp_path / 'nope.pem'}' is not a readable file" in run.stderr
+    assert "Traceback" not in run.stderr
