@@ -1,10 +1,10 @@
 """Spool file -> gzip -> blocks of whole JSONL lines, in decode threads.
 
 A decode thread follows its spool file as the download grows it, so a file is decoded
-while it downloads. zlib releases the GIL, so inflating runs on one core while the main
-thread turns the previous blocks into RECORD messages (`tap_dap.records`) on another.
-Blocks are small (128 KiB: they stay in the CPU caches) and wait in a short queue per
-file: memory stays flat whatever the size of the file.
+while it downloads. The inflater releases the GIL, so inflating runs on one core while
+the main thread turns the previous blocks into RECORD messages (`tap_dap.records`) on
+another. Blocks are small (about 150 KiB: they stay in the CPU caches) and wait in a
+short queue per file: memory stays flat whatever the size of the file.
 
 A file that ends inside its gzip stream (a truncated object) is downloaded again from
 where it stopped; because an object's bytes never change, decoding simply continues and
@@ -14,7 +14,6 @@ no line is emitted twice.
 from __future__ import annotations
 
 import queue
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -82,7 +81,6 @@ class DecodePool:
     def __init__(self, workers: int, max_refetches: int) -> None:
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="tap-dap-decode")
         self._max_refetches = max_refetches
-        self._closed = threading.Event()
 
     def submit(
         self, spool: SpoolFile, refetch: Callable[[SpoolFile], None], describe: str
@@ -94,7 +92,6 @@ class DecodePool:
 
     def close(self) -> None:
         """Drop queued files; running ones stop at their next block (their files are discarded)."""
-        self._closed.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _run(
