@@ -142,10 +142,8 @@ class App:
 
     # -- the shared front of every DAP endpoint -----------------------------------------------
 
-    def _front(
-        self, request: Request, endpoint: str, table: str | None = None
-    ) -> tuple[str, Fault | None]:
-        """Count, inject faults, authenticate, rate-limit; returns (account, pending fault)."""
+    def _front(self, request: Request, endpoint: str, table: str | None = None) -> Fault | None:
+        """Count, inject faults, authenticate, rate-limit; returns a fault left to apply."""
         self.stats.request(endpoint)
         fault = self.faults.take(endpoint, table)
         if fault is not None:
@@ -163,13 +161,13 @@ class App:
         if wait is not None:
             self.stats.limited()
             limit = self.limiter.limit(endpoint)
+            per_table = endpoint == "create_job" and self.limiter.create_job_per == "table"
+            scope = f" for {table}" if per_table else ""
             raise errors.too_many_requests(
-                f"rate limit of {endpoint} exceeded ({limit} per {self.limiter.window:g} s"
-                + (f" for {table}" if table and endpoint == "create_job" else "")
-                + ")",
+                f"rate limit of {endpoint} exceeded ({limit} per {self.limiter.window:g} s{scope})",
                 max(1, math.ceil(wait)),
             )
-        return account, fault
+        return fault
 
     def _known_table(self, namespace: str, table: str | None = None) -> None:
         if namespace not in catalog.NAMESPACES:
@@ -203,7 +201,7 @@ class App:
         return Response(200, dataset.served_schema(namespace, table, dataset.epoch))
 
     def create_job(self, request: Request, namespace: str, table: str) -> Response:
-        _, fault = self._front(request, "create_job", f"{namespace}.{table}")
+        fault = self._front(request, "create_job", f"{namespace}.{table}")
         self._known_table(namespace, table)
         query = _parse_query(request.text)
         dataset, world, dataset_json = self.state()
@@ -311,7 +309,7 @@ class App:
         return _job_response(self.jobs.get(job_id, time.time()))
 
     def object_urls(self, request: Request) -> Response:
-        _, fault = self._front(request, "object_urls")
+        fault = self._front(request, "object_urls")
         object_ids = _parse_objects(request.text)
         now = time.time()
         lifetime = (

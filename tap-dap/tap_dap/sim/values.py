@@ -170,11 +170,17 @@ def _number_sampler(node: JsonSchema) -> Sampler:
     return lambda h: round((h % top) * step, digits)
 
 
+_SMALL_COUNT_HINTS = ("position", "count", "attempt", "limit", "drop_", "version", "number")
+_SCORE_HINTS = ("score", "points", "percent", "grade")
+
+
 def _integer_sampler(name: str, node: JsonSchema) -> Sampler:
     if "enum" in node:
         return _enum_sampler(node["enum"])
-    if name == "position" or name.endswith("_count") or name.startswith("count"):
+    if any(hint in name for hint in _SMALL_COUNT_HINTS):
         return lambda h: h % 50
+    if any(hint in name for hint in _SCORE_HINTS):
+        return lambda h: h % 101
     modulo = {"int16": 1000, "int32": 100_000}.get(node.get("format", ""), 10_000_000)
     return lambda h: h % modulo
 
