@@ -32,7 +32,7 @@ class Line(msgspec.Struct):
     """A DAP record with key and value kept as raw JSON."""
 
     key: msgspec.Raw
-    meta: Meta
+    meta: Meta | None = None
     value: msgspec.Raw = msgspec.Raw()
 
 
@@ -67,13 +67,20 @@ class RecordEncoder:
     """Turns blocks of DAP JSONL into RECORD messages of one stream."""
 
     def __init__(
-        self, stream: str, version: int | None, dropped_fields: Collection[str] = ()
+        self,
+        stream: str,
+        version: int | None,
+        dropped_fields: Collection[str] = (),
+        default_ts: str | None = None,
     ) -> None:
         envelope = {"type": "RECORD", "stream": stream}
         if version is not None:
             envelope["version"] = version  # type: ignore[assignment]
         self._prefix = _encode(envelope)[:-1] + b',"record":'
         self._dropped = frozenset(dropped_fields)
+        # DAP may leave `meta` out of a snapshot ("if output would contain no metadata
+        # fields, the section is omitted"): such a record is as of the job's `at`.
+        self._default_meta = Meta(ts=default_ts) if default_ts else None
 
     def encode(self, block: bytes) -> EncodedBlock:
         """Encode a block of complete lines (each ending in a newline).
@@ -88,7 +95,10 @@ class RecordEncoder:
         extend = out.extend
         deletes = 0
         for line in lines:
-            meta = line.meta
+            meta = line.meta or self._default_meta
+            if meta is None:
+                number = next(i for i, other in enumerate(lines, 1) if other is line)
+                raise LineError(number, "the record has no meta.ts")
             ts = _encode(meta.ts)
             key = bytes(line.key)[:-1]  # the key object without its closing brace
             if meta.action == "D":

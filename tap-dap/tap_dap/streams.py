@@ -162,7 +162,9 @@ class DapStream(Stream):
     ) -> JobProgress | None:
         """Write the job's remaining files, a STATE after each; None if a dry run's record
         limit (`ABORT_AT_RECORD_COUNT`) cut it short."""
-        encoder = RecordEncoder(self.name, running.table_version, self._deselected_fields())
+        encoder = RecordEncoder(
+            self.name, running.table_version, self._deselected_fields(), job.at or job.until
+        )
         write_records = self._dap_tap.output.write_records
         limit = self.ABORT_AT_RECORD_COUNT
         for object_id, describe, decoded in table.files(job):

@@ -76,7 +76,19 @@ def test_a_broken_line_is_named_by_its_number() -> None:
     assert caught.value.line == 3
 
 
-def test_a_line_without_meta_is_not_a_record() -> None:
+def test_a_snapshot_line_without_meta_is_as_of_the_jobs_at() -> None:
+    encoder = RecordEncoder("s", None, default_ts="2024-06-30T00:00:00Z")
+    (message,) = messages(encoder.encode(b'{"key": {"id": 4}, "value": {"a": 1}}\n').data)
+    assert message["record"] == {
+        "id": 4,
+        "a": 1,
+        "_dap_ts": "2024-06-30T00:00:00Z",
+        "_sdc_deleted_at": None,
+    }
+
+
+def test_a_line_without_meta_or_a_job_time_is_not_a_record() -> None:
     with pytest.raises(LineError) as caught:
-        RecordEncoder("s", None).encode(b'{"key": {"id": 4}, "value": {}}\n')
+        RecordEncoder("s", None).encode(UPSERT + b'{"key": {"id": 4}, "value": {}}\n')
+    assert caught.value.line == 2
     assert "meta" in caught.value.reason
