@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, Any
@@ -129,6 +129,17 @@ class TapDap(Tap):
         reports them all here, after everything else was emitted.
         """
         super().sync_all()
+        self._after_run()
+
+    def run_sync_dry_run(  # type: ignore[misc]
+        self, dry_run_record_limit: int | None = 1, streams: Iterable[Stream] | None = None
+    ) -> bool:
+        """The SDK's dry run (`--test`), failing like `sync_all` if a table failed."""
+        result = super().run_sync_dry_run(dry_run_record_limit, streams)
+        self._after_run()
+        return result
+
+    def _after_run(self) -> None:
         if "client" in self.__dict__:
             self.logger.info("%s", self.client.usage())
         if self._plan is not None:

@@ -130,3 +130,12 @@ def test_a_missing_ca_bundle_is_named(dap_sim: SimServer, tmp_path: Path) -> Non
     assert run.returncode == 1
     assert f"ca_bundle '{tmp_path / 'nope.pem'}' is not a readable file" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_the_connection_test_fails_when_a_table_fails(dap_sim: SimServer, tmp_path: Path) -> None:
+    dap_sim.inject({"kind": "job_failed", "table": "canvas.users", "times": 10})
+    config = sim_config(dap_sim, tables=["accounts", "users"], job_retries=1)
+    run = run_tap(tmp_path, config, args=["--test"], check=False)
+    assert run.returncode == 1
+    assert "1 of 2 table(s) failed" in run.stderr
+    assert len(run.records("canvas-accounts")) == 1  # --test emits one record per stream
