@@ -1,0 +1,166 @@
+"""Spool file -> gzip -> blocks of whole JSONL lines, in decode threads.
+
+A decode thread follows its spool file as the download grows it, so a file is decoded
+while it downloads. The inflater releases the GIL, so inflating runs on one core while
+the main thread turns the previous blocks into RECORD messages (`tap_dap.records`) on
+another. Blocks are small (about 150 KiB: they stay in the CPU caches) and wait in a
+short queue per file: memory stays flat whatever the size of the file.
+
+A file that ends inside its gzip stream (a truncated object) is downloaded again from
+where it stopped; because an object's bytes never change, decoding simply continues and
+no line is emitted twice.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from tap_dap.downloads import FileCancelledError, SpoolFile
+from tap_dap.errors import DownloadError
+from tap_dap.inflate import InflateError, inflater
+
+#: Compressed bytes inflated at a time: about 150 KiB of JSONL, a block that stays in the
+#: CPU caches while it is encoded. (Bounding the output instead costs a copy of the rest
+#: of the input on every call.)
+READ_BYTES = 32 * 1024
+QUEUE_BLOCKS = 32
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Whole lines of a file; `first_line` counts from 1 within the file."""
+
+    data: bytes
+    first_line: int
+
+
+@dataclass(frozen=True)
+class _End:
+    """The last item of a file's queue."""
+
+
+class DecodedFile:
+    """The line blocks of one file, in order, as its decode thread inflates them."""
+
+    def __init__(self, spool: SpoolFile) -> None:
+        self.spool = spool
+        self._queue: queue.Queue[LineBlock | _End | BaseException] = queue.Queue(QUEUE_BLOCKS)
+
+    def blocks(self) -> Iterator[LineBlock]:
+        """The blocks until the end of the file; raises what broke the file."""
+        while True:
+            item = self._queue.get()
+            if isinstance(item, _End):
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def put(self, item: LineBlock | _End | BaseException) -> None:
+        """Hand an item to the reader; gives up once the file is discarded."""
+        while True:
+            if self.spool.cancelled:
+                raise FileCancelledError(self.spool.object_id)
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+
+class DecodePool:
+    """Threads that decode files in the order they were submitted (the emit order).
+
+    Submission order is the emit order, so the file being emitted is always decoding or
+    decoded: threads busy with later files (waiting on full queues) cannot starve it.
+    """
+
+    def __init__(self, workers: int, max_refetches: int) -> None:
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="tap-dap-decode")
+        self._max_refetches = max_refetches
+
+    def submit(
+        self, spool: SpoolFile, refetch: Callable[[SpoolFile], None], describe: str
+    ) -> DecodedFile:
+        """Start decoding a file; `describe` names it in errors (table, job, object)."""
+        decoded = DecodedFile(spool)
+        self._executor.submit(self._run, decoded, refetch, describe)
+        return decoded
+
+    def close(self) -> None:
+        """Drop queued files; running ones stop at their next block (their files are discarded)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _run(
+        self, decoded: DecodedFile, refetch: Callable[[SpoolFile], None], describe: str
+    ) -> None:
+        try:
+            _decode(decoded, refetch, describe, self._max_refetches)
+            decoded.put(_End())
+        except FileCancelledError:
+            return
+        except BaseException as error:  # handed to the thread that emits the file
+            try:
+                decoded.put(error)
+            except FileCancelledError:
+                return
+
+
+def _decode(
+    decoded: DecodedFile,
+    refetch: Callable[[SpoolFile], None],
+    describe: str,
+    max_refetches: int,
+) -> None:
+    spool = decoded.spool
+    inflate = inflater()
+    pending = b""
+    lines_done = 0
+    position = 0
+    refetches = 0
+
+    def emit(block: bytes) -> None:
+        nonlocal lines_done
+        decoded.put(LineBlock(block, lines_done + 1))
+        lines_done += block.count(b"\n")
+
+    spool.wait_beyond(0)  # the file exists from its first byte (or its end) on
+    with spool.path.open("rb") as handle:
+        while True:
+            size = spool.wait_beyond(position)
+            if size > position:
+                data = handle.read(min(size - position, READ_BYTES))
+                position += len(data)
+                while data:
+                    try:
+                        out = inflate.decompress(data)
+                    except InflateError as error:
+                        raise DownloadError(
+                            f"{describe}: not a valid gzip file ({error})"
+                        ) from None
+                    data = b""
+                    if inflate.eof and inflate.unused_data.strip(b"\0"):
+                        data = inflate.unused_data  # another gzip member follows
+                        inflate = inflater()
+                    pending += out
+                    cut = pending.rfind(b"\n") + 1
+                    if cut:
+                        emit(pending[:cut])
+                        pending = pending[cut:]
+                continue
+            if inflate.eof or position == 0:
+                break  # the whole gzip stream (an empty object holds no records)
+            refetches += 1
+            if refetches > max_refetches:
+                raise DownloadError(
+                    f"{describe}: the file ends inside its gzip stream (truncated at byte "
+                    f"{position}) after {refetches} downloads"
+                )
+            spool.reopen()
+            refetch(spool)
+            spool.finish()
+        if pending.strip():
+            emit(pending + b"\n")

@@ -1,0 +1,280 @@
+"""The tap's settings: the declared schema (what `--about` lists) and their resolved form.
+
+Credentials and the API URL fall back to the environment variables of the official DAP
+client (`DAP_CLIENT_ID`, `DAP_CLIENT_SECRET`, `DAP_API_URL`), so they carry no schema
+default: a default would always win over the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from singer_sdk import typing as th
+
+from tap_dap.errors import ConfigError
+
+PUBLIC_API_URL = "https://api-gateway.instructure.com"
+
+#: Requests per minute and endpoint, as DAP documents them.
+DEFAULT_RATE_LIMITS: Mapping[str, int] = {
+    "create_job": 5,
+    "list_tables": 5,
+    "get_job": 500,
+    "get_schema": 500,
+    "object_urls": 200,
+}
+
+SNAPSHOT_POLICIES = ("snapshot", "fail")
+CREATE_JOB_SCOPES = ("table", "account")
+
+_STRING_OR_LIST = th.CustomType(
+    {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+)
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "client_id",
+        th.StringType,
+        description="DAP client ID (from the Instructure Identity Service). "
+        "Falls back to the DAP_CLIENT_ID environment variable.",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        secret=True,
+        description="DAP client secret. Falls back to the DAP_CLIENT_SECRET environment variable.",
+    ),
+    th.Property(
+        "base_url",
+        th.StringType,
+        description="Base URL of the DAP API. Falls back to the DAP_API_URL environment "
+        f"variable, then to {PUBLIC_API_URL}.",
+    ),
+    th.Property(
+        "namespace",
+        _STRING_OR_LIST,
+        default="canvas",
+        description="DAP namespace(s) to replicate: a name, a comma-separated list or a "
+        "list (e.g. canvas, canvas_logs). Streams are named '<namespace>-<table>'.",
+    ),
+    th.Property(
+        "tables",
+        _STRING_OR_LIST,
+        description="Tables to replicate (default: every table of the namespaces). "
+        "Entries are 'table' or 'namespace.table'; catalog selection narrows further.",
+    ),
+    th.Property(
+        "on_snapshot_required",
+        th.StringType,
+        default="snapshot",
+        allowed_values=list(SNAPSHOT_POLICIES),
+        description="What to do when DAP answers SnapshotRequired or OutOfRange to an "
+        "incremental query: 'snapshot' takes a new snapshot (rows it no longer has are "
+        "removed on ACTIVATE_VERSION), 'fail' fails the table with a message.",
+    ),
+    th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=True,
+        description="Send ACTIVATE_VERSION after the last record of each snapshot, so that "
+        "targets remove rows the snapshot no longer has. Turn off for targets that "
+        "cannot handle the message.",
+    ),
+    th.Property(
+        "create_job_limit_scope",
+        th.StringType,
+        default="table",
+        allowed_values=list(CREATE_JOB_SCOPES),
+        description="Whether DAP's create-job rate limit counts per table ('table') or per "
+        "account ('account'); with 'account' job submissions are spread out.",
+    ),
+    th.Property(
+        "rate_limits",
+        th.ObjectType(
+            *(th.Property(name, th.IntegerType) for name in DEFAULT_RATE_LIMITS),
+            additional_properties=False,
+        ),
+        description="Requests per minute the tap allows itself per endpoint (create_job, "
+        "list_tables, get_job, get_schema, object_urls); DAP's documented limits by "
+        "default. The tap keeps under them so that a normal run draws no HTTP 429.",
+    ),
+    th.Property(
+        "max_concurrent_downloads",
+        th.IntegerType,
+        default=4,
+        description="Files downloaded at the same time, across all tables.",
+    ),
+    th.Property(
+        "decode_workers",
+        th.IntegerType,
+        default=2,
+        description="Threads that decompress and convert downloaded files; a table's next "
+        "files are decoded while its current one is written.",
+    ),
+    th.Property(
+        "spool_dir",
+        th.StringType,
+        description="Directory for downloaded files waiting to be emitted (default: the "
+        "system temporary directory). Files are removed once emitted.",
+    ),
+    th.Property(
+        "spool_max_bytes",
+        th.IntegerType,
+        default=2 * 1024**3,
+        description="Disk budget for files downloaded ahead of the table being emitted; "
+        "the files of the table being emitted are always downloaded.",
+    ),
+    th.Property(
+        "poll_interval",
+        th.NumberType,
+        default=0.5,
+        description="Seconds before the first status check of a query job; the interval "
+        "grows by half each time, up to poll_interval_max.",
+    ),
+    th.Property(
+        "poll_interval_max",
+        th.NumberType,
+        default=30,
+        description="Longest wait in seconds between two status checks of a job.",
+    ),
+    th.Property(
+        "job_timeout",
+        th.NumberType,
+        default=6 * 3600,
+        description="Seconds a table waits for its query job before it fails.",
+    ),
+    th.Property(
+        "job_retries",
+        th.IntegerType,
+        default=3,
+        description="How often a failed query job (or one that expired mid-download) is "
+        "started again before its table fails.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=6,
+        description="Retries of one HTTP request after a connection error, a timeout or a "
+        "5xx answer (with exponential backoff); also for a cut or broken download.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=60,
+        description="Seconds to wait for an HTTP connection or for the next bytes of an answer.",
+    ),
+    th.Property(
+        "verify_tls",
+        th.BooleanType,
+        default=True,
+        description="Verify TLS certificates. Turning this off is insecure and logged as a "
+        "warning on every run.",
+    ),
+    th.Property(
+        "ca_bundle",
+        th.StringType,
+        description="Path to a CA bundle (PEM) to verify TLS certificates with, e.g. for a "
+        "corporate proxy.",
+    ),
+).to_dict()
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A setting given as a list or as a comma-separated string, as a tuple of names."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; the one place that knows setting names and fallbacks."""
+
+    client_id: str | None
+    client_secret: str | None
+    base_url: str
+    namespaces: tuple[str, ...]
+    tables: tuple[str, ...]
+    on_snapshot_required: str
+    emit_activate_version: bool
+    create_job_scope: str
+    rate_limits: Mapping[str, int]
+    max_concurrent_downloads: int
+    decode_workers: int
+    spool_dir: str | None
+    spool_max_bytes: int
+    poll_interval: float
+    poll_interval_max: float
+    job_timeout: float
+    job_retries: int
+    max_retries: int
+    request_timeout: float
+    verify: bool | str
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+    ) -> Settings:
+        """Resolve the validated config, with the official client's environment fallbacks."""
+        namespaces = _names(config.get("namespace", "canvas"))
+        if not namespaces:
+            raise ConfigError("namespace is empty: set it to a DAP namespace such as canvas")
+        ca_bundle = config.get("ca_bundle")
+        verify: bool | str = bool(config.get("verify_tls", True))
+        if verify and ca_bundle:
+            if not os.path.isfile(ca_bundle):
+                raise ConfigError(f"ca_bundle {ca_bundle!r} is not a readable file")
+            verify = str(ca_bundle)
+        positive = {
+            "max_concurrent_downloads": int(config.get("max_concurrent_downloads", 4)),
+            "decode_workers": int(config.get("decode_workers", 2)),
+        }
+        for name, number in positive.items():
+            if number < 1:
+                raise ConfigError(f"{name} must be at least 1, not {number}")
+        return cls(
+            client_id=config.get("client_id") or environ.get("DAP_CLIENT_ID") or None,
+            client_secret=config.get("client_secret") or environ.get("DAP_CLIENT_SECRET") or None,
+            base_url=(
+                config.get("base_url") or environ.get("DAP_API_URL") or PUBLIC_API_URL
+            ).rstrip("/"),
+            namespaces=namespaces,
+            tables=_names(config.get("tables")),
+            on_snapshot_required=str(config.get("on_snapshot_required", "snapshot")),
+            emit_activate_version=bool(config.get("emit_activate_version_messages", True)),
+            create_job_scope=str(config.get("create_job_limit_scope", "table")),
+            rate_limits={**DEFAULT_RATE_LIMITS, **(config.get("rate_limits") or {})},
+            max_concurrent_downloads=positive["max_concurrent_downloads"],
+            decode_workers=positive["decode_workers"],
+            spool_dir=config.get("spool_dir") or None,
+            spool_max_bytes=int(config.get("spool_max_bytes", 2 * 1024**3)),
+            poll_interval=float(config.get("poll_interval", 0.5)),
+            poll_interval_max=float(config.get("poll_interval_max", 30)),
+            job_timeout=float(config.get("job_timeout", 6 * 3600)),
+            job_retries=int(config.get("job_retries", 3)),
+            max_retries=int(config.get("max_retries", 6)),
+            request_timeout=float(config.get("request_timeout", 60)),
+            verify=verify,
+        )
+
+    def credentials(self) -> tuple[str, str]:
+        """The client id and secret, or one line naming the setting that is missing."""
+        if not self.client_id:
+            raise ConfigError(
+                "client_id is not set: set the client_id setting or the DAP_CLIENT_ID "
+                "environment variable"
+            )
+        if not self.client_secret:
+            raise ConfigError(
+                "client_secret is not set: set the client_secret setting or the "
+                "DAP_CLIENT_SECRET environment variable"
+            )
+        return self.client_id, self.client_secret
+
+    def wants_table(self, namespace: str, table: str) -> bool:
+        """Whether the `tables` setting (empty: all) includes this table."""
+        return not self.tables or any(
+            entry in (table, f"{namespace}.{table}") for entry in self.tables
+        )

@@ -1,0 +1,273 @@
+"""One stream class for every DAP table.
+
+The SDK keeps what is not on the per-record path: the catalog, selection, the SCHEMA at
+the start, state handling and the STATE messages. Records bypass it: the table's files
+arrive as blocks of ready RECORD lines (`tap_dap.records`) and go straight to stdout
+through the tap's writer, so `get_records` yields nothing. It drives one job instead:
+
+    wait for the job -> (new SCHEMA if its schema version is new) -> STATE with the job
+    -> for each file: its records, then STATE with the file counted
+    -> ACTIVATE_VERSION after a snapshot -> STATE with the bookmark at the job's at/until
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import Stream, metrics
+from singer_sdk.helpers import types
+from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
+
+from tap_dap.bookmarks import INCREMENTAL, SNAPSHOT, Bookmark, JobProgress
+from tap_dap.client import Job
+from tap_dap.decoding import LineBlock
+from tap_dap.errors import JobExpiredError, RecordDecodeError, TapDapError
+from tap_dap.planner import TableRun
+from tap_dap.progress import TableProgress
+from tap_dap.records import EncodedBlock, LineError, RecordEncoder
+from tap_dap.schema import DAP_TS, METADATA_PROPERTIES, StreamSchema, translate
+
+if TYPE_CHECKING:
+    from tap_dap.tap import TapDap
+
+#: A marker the SDK keeps for bookmarks taken from records; ours come from jobs.
+_SDK_STARTING_MARKER = "starting_replication_value"
+
+
+def _encode(encoder: RecordEncoder, lines: LineBlock, describe: str) -> EncodedBlock:
+    """RECORD messages for a block, or an error naming the file and the line."""
+    try:
+        return encoder.encode(lines.data)
+    except LineError as error:
+        raise RecordDecodeError(
+            f"{describe}, line {lines.first_line + error.line - 1}: not a DAP record "
+            f"({error.reason})"
+        ) from None
+
+
+def stream_id(namespace: str, table: str) -> str:
+    """The stream id convention: `<namespace>-<table>` (SQL targets read the schema before '-')."""
+    return f"{namespace}-{table}"
+
+
+class DapStream(Stream):
+    """A DAP table as a Singer stream."""
+
+    replication_key = DAP_TS
+
+    def __init__(
+        self,
+        tap: TapDap,
+        *,
+        namespace: str,
+        table: str,
+        schema: dict[str, Any],
+        key_properties: list[str],
+        schema_version: int | None,
+    ) -> None:
+        super().__init__(tap, schema=schema, name=stream_id(namespace, table))
+        self.namespace = namespace
+        self.table = table
+        self.primary_keys = key_properties
+        #: Version of the schema last sent for this stream; None when the catalog did not say.
+        self.schema_version = schema_version
+        self._dap_tap = tap
+        self._record_counter: metrics.Counter | None = None
+
+    @classmethod
+    def from_dap(
+        cls, tap: TapDap, namespace: str, table: str, translated: StreamSchema
+    ) -> DapStream:
+        """A stream discovered from the API."""
+        return cls(
+            tap,
+            namespace=namespace,
+            table=table,
+            schema=translated.schema,
+            key_properties=translated.key_properties,
+            schema_version=translated.version,
+        )
+
+    def get_record_counter(
+        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
+    ) -> metrics.Counter:
+        """The SDK's record counter, kept so that records written directly are counted."""
+        self._record_counter = super().get_record_counter(
+            endpoint=endpoint, log_interval=log_interval
+        )
+        return self._record_counter
+
+    def get_batch_config(self, config: Mapping[str, Any]) -> None:
+        """No BATCH messages yet: records always go out as RECORD messages."""
+        return
+
+    def get_replication_key_signpost(self, context: types.Context | None = None) -> None:
+        """No signpost: the bookmark is the job's at/until, never a record's value."""
+        return
+
+    def get_records(self, context: types.Context | None) -> Iterable[dict[str, Any]]:
+        """Emit the table (records go out directly, see the module docstring)."""
+        plan = self._dap_tap.run_plan(self.name)
+        error: TapDapError | None = None
+        try:
+            self._replicate(plan.table(self.name))
+        except TapDapError as failure:
+            error = failure
+            self.logger.error("%s failed: %s", self.name, failure)
+        finally:
+            self._dap_tap.output.flush()
+            plan.finish(self.name, error)
+        return ()
+
+    # The job
+
+    def _replicate(self, table: TableRun) -> None:
+        state = self.get_context_state(None)
+        state.pop(_SDK_STARTING_MARKER, None)
+        bookmark = Bookmark.from_state(state)
+        progress = TableProgress(self.logger, self.name)
+        while True:
+            job = table.wait_job(progress.waiting)
+            running = self._job_progress(job, bookmark, table)
+            self._ensure_schema(job.schema_version, bookmark)
+            self._save(bookmark.with_job(running))
+            progress.emitting(job, running.kind, len(job.objects) - running.files_emitted)
+            try:
+                done = self._emit_files(table, job, running, bookmark, progress)
+            except JobExpiredError as expired:
+                self.logger.warning("%s: %s; starting the table's job over", self.name, expired)
+                table.restart(str(expired))
+                bookmark = bookmark.with_job(None)
+                continue
+            break
+        if done is None:
+            return  # a dry run stopped at its record limit: the bookmark stays
+        if done.kind == SNAPSHOT and self._dap_tap.settings.emit_activate_version:
+            assert done.table_version is not None
+            self._dap_tap.write_message(
+                ActivateVersionMessage(stream=self.name, version=done.table_version)
+            )
+        self._save(bookmark.completed(done))
+        progress.summary(done.kind, done.schema_version, done.table_version)
+
+    def _emit_files(
+        self,
+        table: TableRun,
+        job: Job,
+        running: JobProgress,
+        bookmark: Bookmark,
+        progress: TableProgress,
+    ) -> JobProgress | None:
+        """Write the job's remaining files, a STATE after each; None if a dry run's record
+        limit (`ABORT_AT_RECORD_COUNT`) cut it short."""
+        encoder = RecordEncoder(
+            self.name, running.table_version, self._deselected_fields(), job.at or job.until
+        )
+        write_records = self._dap_tap.output.write_records
+        limit = self.ABORT_AT_RECORD_COUNT
+        for object_id, describe, decoded in table.files(job):
+            for lines in decoded.blocks():
+                block = _encode(encoder, lines, describe)
+                if limit is not None and progress.records + block.records >= limit:
+                    self._write_head(block.data, limit - progress.records)
+                    return None
+                write_records(block.data)
+                progress.block(block.records, block.deletes)
+                if self._record_counter is not None:
+                    self._record_counter.increment(block.records)
+            running = running.after_file(object_id)
+            self._save(bookmark.with_job(running))
+            progress.file_done()
+        return running
+
+    def _job_progress(self, job: Job, bookmark: Bookmark, table: TableRun) -> JobProgress:
+        """Continue the job the state was emitting, or start one with the right table version."""
+        kind = SNAPSHOT if job.at is not None else INCREMENTAL
+        resumed = bookmark.job
+        if resumed is not None and resumed.id == job.id:
+            skip = table.skip_for(job)
+            return JobProgress(
+                id=job.id,
+                kind=kind,
+                at=job.at,
+                since=job.since,
+                until=job.until,
+                schema_version=job.schema_version,
+                table_version=resumed.table_version,
+                files_emitted=skip,
+                last_object=job.objects[skip - 1] if skip else None,
+            )
+        table_version = bookmark.table_version
+        if kind == SNAPSHOT:
+            table_version = max(int(time.time() * 1000), (table_version or 0) + 1)
+        return JobProgress(
+            id=job.id,
+            kind=kind,
+            at=job.at,
+            since=job.since,
+            until=job.until,
+            schema_version=job.schema_version,
+            table_version=table_version,
+        )
+
+    # Messages
+
+    def _ensure_schema(self, job_version: int | None, bookmark: Bookmark) -> None:
+        """Send a new SCHEMA before records of a schema version the target has not seen."""
+        known = self.schema_version if self.schema_version is not None else bookmark.schema_version
+        if job_version is not None and job_version == known:
+            return
+        fetched = self._dap_tap.client.get_schema(self.namespace, self.table)
+        translated = translate(fetched.schema, fetched.version, table=self.name)
+        changed = translated.schema != self.schema
+        self.logger.info(
+            "%s: DAP schema version %s (was %s)%s",
+            self.name,
+            fetched.version,
+            known,
+            ": sending the new schema" if changed else "",
+        )
+        self.schema_version = fetched.version
+        if changed:
+            self._schema = translated.schema
+            self.primary_keys = translated.key_properties
+            self._dap_tap.write_message(
+                SchemaMessage(
+                    stream=self.name,
+                    schema=self._selected_schema(),
+                    key_properties=self.primary_keys,
+                    bookmark_properties=[DAP_TS],
+                )
+            )
+
+    def _save(self, bookmark: Bookmark) -> None:
+        """Put the bookmark into the tap state and send a STATE message."""
+        bookmark.write_to(self.get_context_state(None))
+        self._dap_tap.state_writer.write_state(self.tap_state)
+
+    def _write_head(self, data: bytes, count: int) -> None:
+        """The first `count` RECORD lines of a block (for the SDK's dry runs)."""
+        if count > 0:
+            lines = data.split(b"\n", count)[:count]
+            self._dap_tap.output.write_records(b"\n".join(lines) + b"\n")
+
+    # Selection
+
+    def _deselected_fields(self) -> list[str]:
+        """Value fields the catalog deselected (records then go the slow path without them)."""
+        fixed = {*self.primary_keys, *METADATA_PROPERTIES}
+        return [
+            name
+            for name in self.schema.get("properties", {})
+            if name not in fixed and not self.mask.get(("properties", name), True)
+        ]
+
+    def _selected_schema(self) -> dict[str, Any]:
+        dropped = set(self._deselected_fields())
+        properties = self.schema.get("properties", {})
+        return {
+            **self.schema,
+            "properties": {name: spec for name, spec in properties.items() if name not in dropped},
+        }

@@ -1,0 +1,233 @@
+"""TapDap: settings, discovery and the wiring of one run.
+
+Discovery costs one table list per namespace and one schema request per table. A run
+with a catalog builds its streams from the catalog and asks the API nothing for tables
+that are not selected.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from typing import IO, Any
+
+import click
+from singer_sdk import Stream, Tap
+from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.singerlib import Catalog
+
+from tap_dap import redaction
+from tap_dap.bookmarks import Bookmark
+from tap_dap.client import DapClient
+from tap_dap.errors import ConfigError, TapDapError
+from tap_dap.jobs import TableRef
+from tap_dap.output import SingerOutput
+from tap_dap.planner import PlannedTable, RunPlan
+from tap_dap.schema import translate
+from tap_dap.settings import CONFIG_SCHEMA, Settings
+from tap_dap.streams import DapStream, stream_id
+
+
+@contextmanager
+def _one_line_errors(logger: logging.Logger) -> Iterator[None]:
+    """Print a `TapDapError` as one line and exit 1, without a traceback."""
+    try:
+        yield
+    except TapDapError as error:
+        logger.error("%s", error)
+        sys.exit(1)
+
+
+class TapDap(Tap):
+    """Singer tap for Instructure's Data Access Platform (DAP) Query API."""
+
+    name = "tap-dap"
+    config_jsonschema = CONFIG_SCHEMA
+    message_writer_class = SingerOutput
+    # No stream maps or flattening: records skip the SDK's per-record path (speed), so
+    # those would silently not apply. A mapper plugin between tap and target does them.
+    capabilities = [  # noqa: RUF012
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        TapCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._plan: RunPlan | None = None
+        redaction.install(self._secrets)
+        super().__init__(*args, **kwargs)
+
+    # Wiring
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The resolved settings."""
+        if self.config.get("batch_config"):
+            self.logger.warning("batch_config is not supported yet: records go out as RECORD")
+        return Settings.from_config(self.config)
+
+    @cached_property
+    def client(self) -> DapClient:
+        """The API client, shared by discovery and the run."""
+        if self.settings.verify is False:
+            self.logger.warning(
+                "verify_tls is off: TLS certificates are NOT verified, so anyone on the "
+                "network path can read the DAP credentials and data"
+            )
+        return DapClient(self.settings)
+
+    @property
+    def output(self) -> SingerOutput:
+        """The writer that owns stdout."""
+        assert isinstance(self.message_writer, SingerOutput)
+        return self.message_writer
+
+    def run_plan(self, stream: str) -> RunPlan:
+        """The plan of the current run, started when the first stream asks for it."""
+        if self._plan is None or stream not in self._plan:
+            if self._plan is not None:
+                self._plan.close()
+            self._plan = self._new_plan()
+            self._plan.start()
+        return self._plan
+
+    def _new_plan(self) -> RunPlan:
+        bookmarks = self.state.get("bookmarks", {})
+        selected = [s for s in self.streams.values() if s.selected and isinstance(s, DapStream)]
+        tables = [
+            PlannedTable(
+                TableRef(stream.name, stream.namespace, stream.table, order),
+                Bookmark.from_state(bookmarks.get(stream.name, {})),
+            )
+            for order, stream in enumerate(selected)
+        ]
+        plan = RunPlan(self.client, self.settings, tables)
+        atexit.register(plan.close)
+        return plan
+
+    def _secrets(self) -> list[str | None]:
+        """What must never reach a log (read defensively: logging starts before config)."""
+        secrets: list[str | None] = [getattr(self, "_config", {}).get("client_secret")]
+        if "settings" in self.__dict__:
+            secrets.append(self.settings.client_secret)
+        if "client" in self.__dict__:
+            secrets.append(self.client.auth.current)
+        return secrets
+
+    def sync_all(self) -> None:  # type: ignore[misc]
+        """Sync every selected stream, then fail if a table failed.
+
+        The SDK marks `sync_all` final but has no hook after the last stream. A failed
+        table must not stop the others, so each stream records its failure and the run
+        reports them all here, after everything else was emitted.
+        """
+        super().sync_all()
+        self._after_run()
+
+    def run_sync_dry_run(  # type: ignore[misc]
+        self, dry_run_record_limit: int | None = 1, streams: Iterable[Stream] | None = None
+    ) -> bool:
+        """The SDK's dry run (`--test`), failing like `sync_all` if a table failed."""
+        result = super().run_sync_dry_run(dry_run_record_limit, streams)
+        self._after_run()
+        return result
+
+    def _after_run(self) -> None:
+        if "client" in self.__dict__:
+            self.logger.info("%s", self.client.usage())
+        if self._plan is not None:
+            self._plan.raise_failures()
+
+    # Discovery
+
+    def discover_streams(self) -> Sequence[Stream]:
+        """Streams from the input catalog if there is one, else from the API."""
+        if self.input_catalog is not None:
+            return self._streams_from_catalog(self.input_catalog)
+        return self._streams_from_api()
+
+    def _streams_from_api(self) -> list[Stream]:
+        settings = self.settings
+        streams: list[Stream] = []
+        found: set[str] = set()
+        for namespace in settings.namespaces:
+            for table in self.client.list_tables(namespace):
+                found.update((table, f"{namespace}.{table}"))
+                if not settings.wants_table(namespace, table):
+                    continue
+                versioned = self.client.get_schema(namespace, table)
+                translated = translate(
+                    versioned.schema, versioned.version, table=stream_id(namespace, table)
+                )
+                streams.append(DapStream.from_dap(self, namespace, table, translated))
+        missing = [entry for entry in settings.tables if entry not in found]
+        if missing:
+            raise ConfigError(
+                f"tables lists {', '.join(missing)}, not found in namespace(s) "
+                f"{', '.join(settings.namespaces)}"
+            )
+        return streams
+
+    def _streams_from_catalog(self, catalog: Catalog) -> list[Stream]:
+        settings = self.settings
+        streams: list[Stream] = []
+        for entry in catalog.streams:
+            namespace, _, table = entry.tap_stream_id.partition("-")
+            if not table or namespace not in settings.namespaces:
+                continue
+            if not settings.wants_table(namespace, table):
+                continue
+            root = entry.metadata.root
+            streams.append(
+                DapStream(
+                    self,
+                    namespace=namespace,
+                    table=table,
+                    schema=entry.schema.to_dict(),
+                    key_properties=list(entry.key_properties or root.table_key_properties or ()),
+                    schema_version=None,
+                )
+            )
+        return streams
+
+    # Command line: errors a user can act on are one line, not a traceback
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: IO[str] | None = None,
+        catalog: IO[str] | None = None,
+    ) -> None:
+        """Run the tap (see `Tap.invoke`)."""
+        with _one_line_errors(cls.logger):
+            super().invoke(
+                about=about, about_format=about_format, config=config, state=state, catalog=catalog
+            )
+
+    @classmethod
+    def cb_discover(
+        cls,
+        ctx: click.Context,
+        param: click.Option,
+        value: bool,
+    ) -> None:
+        """Run discovery (see `Tap.cb_discover`)."""
+        with _one_line_errors(cls.logger):
+            super().cb_discover(ctx, param, value)
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """Run the connection test (see `Tap.cb_test`)."""
+        with _one_line_errors(cls.logger):
+            super().cb_test(ctx, param, value)

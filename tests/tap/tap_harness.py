@@ -1,0 +1,212 @@
+"""Run tap-dap as its users do (the console script, a real process) against dap-sim, and
+read what it printed: Singer messages on stdout, logs on stderr.
+
+`Replica` applies a tap's messages by key the way a SQL target would (upserts, soft
+deletes, ACTIVATE_VERSION sweeps), so a test can compare it with `dap-sim dump`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tap_dap.sim.testing import SimServer
+
+TAP = str(Path(sys.executable).parent / "tap-dap")
+META_COLUMNS = ("_dap_ts", "_sdc_deleted_at")
+
+
+@dataclass
+class TapRun:
+    """What one tap process printed."""
+
+    returncode: int
+    messages: list[dict[str, Any]]
+    stderr: str
+
+    def of_type(self, kind: str, stream: str | None = None) -> list[dict[str, Any]]:
+        return [
+            message
+            for message in self.messages
+            if message["type"] == kind and (stream is None or message.get("stream") == stream)
+        ]
+
+    def records(self, stream: str) -> list[dict[str, Any]]:
+        return [message["record"] for message in self.of_type("RECORD", stream)]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The last STATE the tap emitted."""
+        states = self.of_type("STATE")
+        assert states, f"the tap emitted no STATE; stderr:\n{self.stderr[-3000:]}"
+        value: dict[str, Any] = states[-1]["value"]
+        return value
+
+    def bookmark(self, stream: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.state["bookmarks"][stream]
+        return result
+
+    def streams(self) -> list[str]:
+        """Streams with a SCHEMA, in order of first appearance."""
+        seen: list[str] = []
+        for message in self.of_type("SCHEMA"):
+            if message["stream"] not in seen:
+                seen.append(message["stream"])
+        return seen
+
+
+def sim_config(sim: SimServer, **settings: Any) -> dict[str, Any]:
+    """Settings pointing tap-dap at the simulator."""
+    return {
+        "client_id": sim.client_id,
+        "client_secret": sim.client_secret,
+        "base_url": sim.base_url,
+        "poll_interval": 0.1,
+        "poll_interval_max": 0.5,
+        **settings,
+    }
+
+
+def run_tap(
+    workdir: Path,
+    config: dict[str, Any] | None,
+    *,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 300,
+) -> TapRun:
+    """Run `tap-dap [--config ...] [--state ...] [--catalog ...] args` and parse stdout."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [TAP]
+    for name, content in (("config", config), ("state", state), ("catalog", catalog)):
+        if content is not None:
+            path = workdir / f"{name}.json"
+            path.write_text(json.dumps(content))
+            command += [f"--{name}", str(path)]
+    command += list(args)
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("DAP_")}
+    environ.update(env or {})
+    done = subprocess.run(
+        command, capture_output=True, timeout=timeout, env=environ, cwd=workdir, check=False
+    )
+    stderr = done.stderr.decode(errors="replace")
+    if check:
+        assert done.returncode == 0, f"tap-dap exited {done.returncode}:\n{stderr[-5000:]}"
+    lines = done.stdout.decode().splitlines()
+    messages = [json.loads(line) for line in lines if line.startswith("{")]
+    return TapRun(done.returncode, messages, stderr)
+
+
+def discover(workdir: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The catalog of `tap-dap --discover`."""
+    done = subprocess.run(
+        [TAP, "--config", _write(workdir, "discover-config.json", config), "--discover"],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    catalog: dict[str, Any] = json.loads(done.stdout)
+    return catalog
+
+
+def select(catalog: dict[str, Any], streams: Iterable[str]) -> dict[str, Any]:
+    """The catalog with exactly `streams` selected."""
+    wanted = set(streams)
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = entry["tap_stream_id"] in wanted
+    return catalog
+
+
+def _write(workdir: Path, name: str, content: dict[str, Any]) -> str:
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / name
+    path.write_text(json.dumps(content))
+    return str(path)
+
+
+@dataclass
+class Replica:
+    """Tables as a SQL target would keep them from the tap's messages."""
+
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    columns: dict[str, set[str]] = field(default_factory=dict)
+    rows: dict[str, dict[tuple[Any, ...], tuple[dict[str, Any], int | None]]] = field(
+        default_factory=dict
+    )
+
+    def apply(self, run: TapRun) -> Replica:
+        for message in run.messages:
+            kind = message["type"]
+            stream = message.get("stream")
+            if kind == "SCHEMA":
+                self.keys[stream] = message["key_properties"]
+                self.columns[stream] = set(message["schema"]["properties"])
+                self.rows.setdefault(stream, {})
+            elif kind == "RECORD":
+                record = message["record"]
+                key = tuple(record[name] for name in self.keys[stream])
+                version = message.get("version")
+                if record.get("_sdc_deleted_at") is not None:
+                    self.rows[stream].pop(key, None)
+                else:
+                    self.rows[stream][key] = (record, version)
+            elif kind == "ACTIVATE_VERSION":
+                version = message["version"]
+                table = self.rows[stream]
+                for key in [k for k, (_, v) in table.items() if v is not None and v < version]:
+                    del table[key]
+        return self
+
+    def table(self, stream: str) -> list[dict[str, Any]]:
+        """Live rows, as `dap-sim dump` shows them: nulls omitted, no metadata columns,
+        only columns of the stream's latest schema, sorted by key."""
+        columns = self.columns[stream] - set(META_COLUMNS)
+        rows = [
+            {name: value for name, value in record.items() if name in columns and value is not None}
+            for key, (record, _) in sorted(self.rows.get(stream, {}).items())
+        ]
+        return rows
+
+
+def truth(sim: SimServer, stream: str) -> list[dict[str, Any]]:
+    """`dap-sim dump` of a stream's table, sorted by key like `Replica.table`."""
+    namespace, _, table = stream.partition("-")
+    rows = [
+        {name: value for name, value in row.items() if value is not None}
+        for row in sim.dump(namespace, table)
+    ]
+    return rows
+
+
+def final_records_equal_truth(replica: Replica, sim: SimServer, stream: str) -> None:
+    """Assert, with a readable diff, that the replica of a stream equals the simulator's."""
+    ours = replica.table(stream)
+    theirs = truth(sim, stream)
+    keys = replica.keys[stream]
+    theirs.sort(key=lambda row: tuple(row[name] for name in keys))
+    if ours != theirs:
+        ours_by_key = {tuple(row[k] for k in keys): row for row in ours}
+        theirs_by_key = {tuple(row[k] for k in keys): row for row in theirs}
+        missing = sorted(set(theirs_by_key) - set(ours_by_key))[:5]
+        extra = sorted(set(ours_by_key) - set(theirs_by_key))[:5]
+        differ = [
+            (key, ours_by_key[key], theirs_by_key[key])
+            for key in sorted(set(ours_by_key) & set(theirs_by_key))
+            if ours_by_key[key] != theirs_by_key[key]
+        ][:3]
+        raise AssertionError(
+            f"{stream}: {len(ours)} rows replicated, {len(theirs)} true; missing keys "
+            f"{missing}, extra keys {extra}, differing rows {differ}"
+        )
