@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import pytest
 
 from tests.target.harness import Database, fixture
@@ -177,3 +180,21 @@ def test_stream_maps_go_through_the_sdk_path(db: Database) -> None:
     db.load(fixture("courses_snapshot"), stream_maps=maps)
     assert names(db) == {1: "MATH", 2: "ART", 3: "HISTORY"}
     assert "account_id" not in db.columns(COURSES)
+
+
+def test_duckdb_file_named_like_its_schema(tmp_path: Path) -> None:
+    """canvas.duckdb holding schema canvas: DuckDB's catalog and the schema share a name."""
+    path = tmp_path / "canvas.duckdb"
+    db = Database(f"duckdb:///{path}")
+    db.load(fixture("courses_snapshot"))
+    db.load(fixture("evolve_base"))
+    db.load(fixture("evolve_new_enum_value"))
+    db.load(fixture("courses_deletes"))
+    with duckdb.connect(str(path)) as connection:
+        courses = connection.execute(
+            "SELECT id, _sdc_deleted_at IS NOT NULL FROM canvas.canvas.courses ORDER BY id"
+        ).fetchall()
+        states = connection.execute("SELECT DISTINCT state FROM canvas.canvas.evolving").fetchall()
+    assert [row[0] for row in courses] == [1, 2, 3]
+    assert any(row[1] for row in courses)
+    assert ("c",) in states

@@ -55,10 +55,7 @@ class LoadTable:
     spec: TableSpec
     columns: tuple[Column, ...]
     sources: tuple[str, ...]
-
-    @property
-    def qualified(self) -> str:
-        return f"{quote(self.spec.schema)}.{quote(self.spec.name)}"
+    qualified: str  # the table as SQL, from Dialect.table_ref
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -117,6 +114,16 @@ class Dialect(abc.ABC):
         self.idle = threading.Event()  # cleared while the merge worker uses this connection
         self.idle.set()
         self.memory = RunMemory()
+
+    # -- names --------------------------------------------------------------------------
+
+    def schema_ref(self, schema: str) -> str:
+        """A schema as SQL."""
+        return quote(schema)
+
+    def table_ref(self, schema: str, name: str) -> str:
+        """A table (or type) of a schema as SQL."""
+        return f"{self.schema_ref(schema)}.{quote(name)}"
 
     # -- catalog and DDL (each dialect) -------------------------------------------------
 
@@ -238,7 +245,12 @@ class Dialect(abc.ABC):
         final = self.read_table(spec.schema, spec.name)
         assert final is not None
         columns = tuple(final.columns[c.name] for c in spec.columns)
-        return LoadTable(spec=spec, columns=columns, sources=sources)
+        return LoadTable(
+            spec=spec,
+            columns=columns,
+            sources=sources,
+            qualified=self.table_ref(spec.schema, spec.name),
+        )
 
     # -- shared: merge -------------------------------------------------------------------
 

@@ -115,6 +115,9 @@ class DuckDBDialect(Dialect):
             )
         except (OSError, duckdb.Error) as error:
             raise TargetError(f"cannot open DuckDB database {url.url}: {error}") from error
+        # The file's name is its catalog's: qualify every schema with it, or a schema of
+        # the same name (canvas.duckdb holding schema canvas) is ambiguous.
+        self.catalog = str(self.connection.execute("SELECT current_database()").fetchall()[0][0])
         self.staging_dir = Path(tempfile.mkdtemp(prefix="target-dap-sql-"))
         # Also when a run ends in an error and nobody calls close():
         atexit.register(shutil.rmtree, self.staging_dir, ignore_errors=True)
@@ -145,6 +148,9 @@ class DuckDBDialect(Dialect):
         shutil.rmtree(self.staging_dir, ignore_errors=True)
 
     # -- catalog -------------------------------------------------------------------------
+
+    def schema_ref(self, schema: str) -> str:
+        return f"{quote(self.catalog)}.{quote(schema)}"
 
     def read_table(self, schema: str, name: str) -> ExistingTable | None:
         where = (
@@ -186,7 +192,7 @@ class DuckDBDialect(Dialect):
     # -- DDL -----------------------------------------------------------------------------
 
     def enum_type(self, spec: TableSpec, column: Column) -> str:
-        return f"{quote(spec.schema)}.{quote(f'{spec.name}__{column.name}')}"
+        return self.table_ref(spec.schema, f"{spec.name}__{column.name}")
 
     def type_name(self, spec: TableSpec, column: Column) -> str:
         if column.kind == Kind.ENUM:
@@ -204,7 +210,7 @@ class DuckDBDialect(Dialect):
     def _comment(self, spec: TableSpec, column: Column) -> None:
         if column.comment:
             self.execute(
-                f"COMMENT ON COLUMN {quote(spec.schema)}.{quote(spec.name)}.{quote(column.name)} "
+                f"COMMENT ON COLUMN {self.table_ref(spec.schema, spec.name)}.{quote(column.name)} "
                 f"IS {literal(column.comment)}"
             )
 
@@ -218,19 +224,19 @@ class DuckDBDialect(Dialect):
         return ", ".join(parts)
 
     def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
-        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(spec.schema)}")
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_ref(spec.schema)}")
         for column in spec.columns:
             if column.kind == Kind.ENUM:
                 self.execute(f"DROP TYPE IF EXISTS {self.enum_type(spec, column)}")
                 self._create_enum(spec, column, column.members)
         key = spec.key if with_key else ()
-        table = f"{quote(spec.schema)}.{quote(spec.name)}"
+        table = self.table_ref(spec.schema, spec.name)
         self.execute(f"CREATE TABLE {table} ({self._definition(spec, list(spec.columns), key)})")
         for column in spec.columns:
             self._comment(spec, column)
 
     def apply_plan(self, spec: TableSpec, existing: ExistingTable, plan: Plan) -> None:
-        table = f"{quote(spec.schema)}.{quote(spec.name)}"
+        table = self.table_ref(spec.schema, spec.name)
         for column in plan.add:
             if column.kind == Kind.ENUM:
                 self.execute(f"DROP TYPE IF EXISTS {self.enum_type(spec, column)}")
@@ -284,7 +290,7 @@ class DuckDBDialect(Dialect):
             for c in columns
         ]
         key = f", PRIMARY KEY ({', '.join(quote(k) for k in current.key)})" if current.key else ""
-        rebuilt = f"{quote(spec.schema)}.{quote(spec.name + '__sdc_rebuild')}"
+        rebuilt = self.table_ref(spec.schema, spec.name + "__sdc_rebuild")
         self.execute(f"CREATE TABLE {rebuilt} ({', '.join(typed)}{key})")
         self.execute(f"INSERT INTO {rebuilt} SELECT * FROM {table}")
         self.execute(f"DROP TABLE {table}")

@@ -337,7 +337,7 @@ class PostgresDialect(Dialect):
     def enum_type(self, spec: TableSpec, column: Column) -> str:
         """Native enum type `table__column` in the table's schema, as the official CLI."""
         name = fit_name(f"{spec.name}__{column.name}", _MAX_IDENTIFIER, what="enum type")
-        return f"{quote(spec.schema)}.{quote(name)}"
+        return self.table_ref(spec.schema, name)
 
     def type_name(self, spec: TableSpec, column: Column) -> str:
         if column.kind == Kind.ENUM:
@@ -357,12 +357,12 @@ class PostgresDialect(Dialect):
     def _comment(self, spec: TableSpec, column: Column) -> None:
         if column.comment:
             self.execute(
-                f"COMMENT ON COLUMN {quote(spec.schema)}.{quote(spec.name)}.{quote(column.name)} "
+                f"COMMENT ON COLUMN {self.table_ref(spec.schema, spec.name)}.{quote(column.name)} "
                 f"IS {literal(column.comment)}"
             )
 
     def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
-        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(spec.schema)}")
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_ref(spec.schema)}")
         definitions = []
         for column in spec.columns:
             if column.kind == Kind.ENUM:
@@ -373,13 +373,13 @@ class PostgresDialect(Dialect):
             pk = fit_name(f"pk_{spec.name}", _MAX_IDENTIFIER, what="constraint")
             keys = ", ".join(quote(k) for k in spec.key)
             definitions.append(f"CONSTRAINT {quote(pk)} PRIMARY KEY ({keys})")
-        table = f"{quote(spec.schema)}.{quote(spec.name)}"
+        table = self.table_ref(spec.schema, spec.name)
         self.execute(f"CREATE TABLE {table} ({', '.join(definitions)})")
         for column in spec.columns:
             self._comment(spec, column)
 
     def apply_plan(self, spec: TableSpec, existing: ExistingTable, plan: Plan) -> None:
-        table = f"{quote(spec.schema)}.{quote(spec.name)}"
+        table = self.table_ref(spec.schema, spec.name)
         for column in plan.add:
             if column.kind == Kind.ENUM:
                 self._ensure_enum(spec, column)
