@@ -29,8 +29,8 @@ lint: $(STAMP)
 	@$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	@echo "==> mypy tap-dap target-dap-sql"
-	@$(VENV)/bin/mypy tap-dap/tap_dap target-dap-sql/target_dap_sql
+	@echo "==> mypy tap-dap target-dap-sql scripts"
+	@$(VENV)/bin/mypy tap-dap/tap_dap target-dap-sql/target_dap_sql scripts
 
 pytest: $(STAMP)
 	@echo "==> pytest"

@@ -1,0 +1,251 @@
+"""One source for every setting: each plugin's `--about --format json`.
+
+From it this script writes the Meltano Hub definitions (hub/), the settings lists of the
+two custom plugins in meltano.yml and the settings tables of the README, so that none of
+them is ever copied by hand. `--check` writes nothing and exits 1 when one of them is out
+of date (tests/test_plugin_settings.py proves the agreement independently).
+
+    python scripts/plugin_settings.py          # regenerate
+    python scripts/plugin_settings.py --check  # fail when anything drifted
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[1]
+MELTANO_YML = ROOT / "meltano.yml"
+README = ROOT / "README.md"
+REPO_URL = "https://github.com/dap-singer/dap-singer"
+VARIANT = "dap-singer"
+
+ACRONYMS = {"id": "ID", "url": "URL", "tls": "TLS", "ca": "CA", "dap": "DAP", "duckdb": "DuckDB"}
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """What the Hub and meltano.yml say about a plugin besides its settings."""
+
+    name: str
+    plugin_type: str  # extractors | loaders
+    label: str
+    description: str
+    keywords: tuple[str, ...]
+    domain_url: str
+    required_groups: tuple[tuple[str, ...], ...]
+
+    @property
+    def namespace(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def hub_file(self) -> Path:
+        return ROOT / "hub" / self.plugin_type / self.name / f"{VARIANT}.yml"
+
+
+PLUGINS = (
+    Plugin(
+        name="tap-dap",
+        plugin_type="extractors",
+        label="Instructure DAP (Canvas Data 2)",
+        description="Canvas Data 2 tables from Instructure's Data Access Platform Query API",
+        keywords=("meltano_sdk", "canvas", "instructure", "dap", "canvas-data-2", "education"),
+        domain_url="https://developerdocs.instructure.com/services/dap",
+        required_groups=(("client_id", "client_secret"),),
+    ),
+    Plugin(
+        name="target-dap-sql",
+        plugin_type="loaders",
+        label="DAP SQL (PostgreSQL, DuckDB)",
+        description="Creates, evolves and merges PostgreSQL and DuckDB tables",
+        keywords=("meltano_sdk", "database", "postgres", "duckdb", "canvas", "dap"),
+        domain_url="https://www.postgresql.org/",
+        required_groups=((),),
+    ),
+)
+
+
+def about(plugin: Plugin) -> dict[str, Any]:
+    """The plugin's own description of itself, from the dev environment's executable."""
+    executable = shutil.which(plugin.name, path=str(Path(sys.executable).parent)) or plugin.name
+    out = subprocess.run(
+        [executable, "--about", "--format", "json"], check=True, capture_output=True, text=True
+    ).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def _types(prop: dict[str, Any]) -> list[str]:
+    """JSON types a property admits, nulls aside, across `type`, `anyOf` and `oneOf`."""
+    found: list[str] = []
+    declared = prop.get("type")
+    for t in declared if isinstance(declared, list) else [declared]:
+        if isinstance(t, str) and t != "null":
+            found.append(t)
+    for alternative in prop.get("anyOf", []) + prop.get("oneOf", []):
+        if isinstance(alternative, dict):
+            found.extend(t for t in _types(alternative) if t not in found)
+    return found
+
+
+def kind_of(prop: dict[str, Any]) -> str:
+    """Meltano's setting kind for a JSON schema property."""
+    if prop.get("secret"):
+        return "password"
+    if "enum" in prop:
+        return "options"
+    types = _types(prop)
+    for json_type, kind in (
+        ("array", "array"),
+        ("object", "object"),
+        ("boolean", "boolean"),
+        ("integer", "integer"),
+        ("number", "decimal"),
+    ):
+        if json_type in types:
+            return kind
+    return "string"
+
+
+def label_of(name: str) -> str:
+    words = re.split(r"[_.]", name)
+    return " ".join(ACRONYMS.get(w, w.capitalize()) for w in words)
+
+
+def settings_of(about_json: dict[str, Any]) -> list[dict[str, Any]]:
+    """Meltano setting definitions, objects with declared properties as dotted names."""
+
+    def walk(properties: dict[str, Any], prefix: str) -> Iterator[dict[str, Any]]:
+        for name, prop in properties.items():
+            full = prefix + name
+            if "object" in _types(prop) and prop.get("properties"):
+                yield from walk(prop["properties"], full + ".")
+                continue
+            setting: dict[str, Any] = {
+                "name": full,
+                "label": prop.get("title") or label_of(full),
+                "kind": kind_of(prop),
+                "description": prop.get("description", ""),
+            }
+            if prop.get("secret"):
+                setting["sensitive"] = True
+            if setting["kind"] == "options":
+                setting["options"] = [
+                    {"label": str(v), "value": v} for v in prop["enum"] if v is not None
+                ]
+            default = prop.get("default")
+            if setting["kind"] == "array" and isinstance(default, str):
+                default = [default]  # Meltano parses an array setting's value as a list
+            if default is not None and not isinstance(default, dict):
+                setting["value"] = default
+            yield setting
+
+    return list(walk(about_json["settings"]["properties"], ""))
+
+
+def hub_definition(plugin: Plugin, about_json: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": plugin.name,
+        "namespace": plugin.namespace,
+        "variant": VARIANT,
+        "label": plugin.label,
+        "description": plugin.description,
+        "logo_url": "",
+        "domain_url": plugin.domain_url,
+        "repo": REPO_URL,
+        "pip_url": f"git+{REPO_URL}.git#subdirectory={plugin.name}",
+        "executable": plugin.name,
+        "maintenance_status": "active",
+        "keywords": list(plugin.keywords),
+        "capabilities": sorted(about_json["capabilities"]),
+        "settings_group_validation": [list(group) for group in plugin.required_groups],
+        "settings": settings_of(about_json),
+    }
+
+
+def readme_table(about_json: dict[str, Any]) -> str:
+    rows = ["| Setting | Kind | Default | Description |", "| --- | --- | --- | --- |"]
+    for s in settings_of(about_json):
+        default = "" if "value" not in s else f"`{json.dumps(s['value'])}`"
+        kind = s["kind"] + (
+            " (" + ", ".join(f"`{o['value']}`" for o in s["options"]) + ")"
+            if s["kind"] == "options"
+            else ""
+        )
+        description = s["description"].replace("|", "\\|").replace("\n", " ")
+        rows.append(f"| `{s['name']}` | {kind} | {default} | {description} |")
+    return "\n".join(rows) + "\n"
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+def _dump(yaml: YAML, data: Any) -> str:
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    return buffer.getvalue()
+
+
+def render_all() -> dict[Path, str]:
+    """Every generated file's wanted content."""
+    yaml = _yaml()
+    wanted: dict[Path, str] = {}
+    meltano = yaml.load(MELTANO_YML.read_text())
+    readme = README.read_text()
+    for plugin in PLUGINS:
+        about_json = about(plugin)
+        wanted[plugin.hub_file] = _dump(yaml, hub_definition(plugin, about_json))
+        for definition in meltano["plugins"][plugin.plugin_type]:
+            if definition["name"] == plugin.name:
+                definition["capabilities"] = sorted(about_json["capabilities"])
+                definition["settings"] = settings_of(about_json)
+        start, end = f"<!-- settings:{plugin.name} -->", f"<!-- /settings:{plugin.name} -->"
+        found = re.search(re.escape(start) + r".*?" + re.escape(end), readme, re.S)
+        if not found:
+            raise SystemExit(f"README.md lacks the markers {start} ... {end}")
+        table = f"{start}\n{readme_table(about_json)}{end}"
+        readme = readme[: found.start()] + table + readme[found.end() :]
+    wanted[MELTANO_YML] = _dump(yaml, meltano)
+    wanted[README] = readme
+    return wanted
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; fail on drift")
+    args = parser.parse_args()
+    stale = []
+    for path, content in render_all().items():
+        current = path.read_text() if path.exists() else None
+        if current == content:
+            continue
+        stale.append(path.relative_to(ROOT))
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+    if args.check and stale:
+        names = ", ".join(map(str, stale))
+        print(f"out of date: {names}; run `python scripts/plugin_settings.py`", file=sys.stderr)
+        return 1
+    print("regenerated: " + (", ".join(map(str, stale)) or "nothing changed"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
