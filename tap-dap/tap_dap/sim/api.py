@@ -419,7 +419,9 @@ class App:
             dataset = Dataset.load(self.data_dir)
             try:
                 bumps = dataset.advance(
-                    schema_changes=body.get("schema_changes"), reload=body.get("reload", [])
+                    schema_changes=body.get("schema_changes"),
+                    reload=body.get("reload", []),
+                    churn=body.get("churn", []),
                 )
             except ValueError as error:
                 raise errors.validation(str(error)) from None

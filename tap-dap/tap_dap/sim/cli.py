@@ -53,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="[NS.]TABLE",
         help="mark the table reloaded: older bookmarks get SnapshotRequired",
     )
+    advance.add_argument(
+        "--churn",
+        action="append",
+        default=[],
+        metavar="[NS.]TABLE:UPDATED:DELETED",
+        help="also update and delete these fractions of the table's rows in this epoch, "
+        "e.g. submissions:0.1:0.01 (repeatable; deterministic)",
+    )
 
     dump_cmd = commands.add_parser("dump", help="print a table's true current state as JSONL")
     dump_cmd.add_argument("--data", required=True, type=Path, help="dataset directory")
@@ -111,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "advance":
             dataset = Dataset.load(args.data)
             changes = [] if args.no_schema_change else args.schema_change
-            bumps = dataset.advance(schema_changes=changes, reload=args.reload)
+            bumps = dataset.advance(schema_changes=changes, reload=args.reload, churn=args.churn)
             dataset.save(args.data)
             print(f"epoch {dataset.epoch}")
             for bump in bumps:

@@ -2,7 +2,7 @@
 
 No rows are stored. The description holds the seed, the scale, the current epoch (each
 epoch is one 4-hour DAP refresh), the base row count per table, the schema version history,
-the table reloads and the demo credentials. ``advance`` appends one epoch.
+the table reloads, the churns and the demo credentials. ``advance`` appends one epoch.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from tap_dap.sim import catalog, evolution, sizing
 from tap_dap.sim.catalog import JsonSchema
 from tap_dap.sim.hashing import salt
+from tap_dap.sim.lifecycle import Churn
 from tap_dap.sim.timefmt import iso_millis, parse_iso
 
 DATASET_FILE = "dataset.json"
@@ -60,6 +61,7 @@ class Dataset:
     credentials: dict[str, str]
     schema_history: list[SchemaBump] = field(default_factory=list)
     reloads: list[dict[str, Any]] = field(default_factory=list)
+    churns: list[dict[str, Any]] = field(default_factory=list)
 
     # -- construction and persistence -------------------------------------------------
 
@@ -111,6 +113,7 @@ class Dataset:
             credentials=raw["credentials"],
             schema_history=[SchemaBump(**bump) for bump in raw["schema_history"]],
             reloads=raw["reloads"],
+            churns=raw.get("churns", []),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -125,6 +128,7 @@ class Dataset:
             "tables": self.base_rows,
             "schema_history": [vars(bump) for bump in self.schema_history],
             "reloads": self.reloads,
+            "churns": self.churns,
         }
 
     def save(self, data_dir: Path | str) -> Path:
@@ -188,16 +192,30 @@ class Dataset:
         ]
         return max(epochs) if epochs else None
 
+    # -- churns -----------------------------------------------------------------------
+
+    def churns_of(self, namespace: str, table: str) -> list[Churn]:
+        return [
+            Churn(c["epoch"], c["updated"], c["deleted"])
+            for c in self.churns
+            if c["namespace"] == namespace and c["table"] == table
+        ]
+
     # -- the next epoch ----------------------------------------------------------------
 
     def advance(
-        self, *, schema_changes: Iterable[str] | None = None, reload: Iterable[str] = ()
+        self,
+        *,
+        schema_changes: Iterable[str] | None = None,
+        reload: Iterable[str] = (),
+        churn: Iterable[str] = (),
     ) -> list[SchemaBump]:
         """Move to the next epoch; returns the schema bumps it made.
 
         ``schema_changes`` None lets the seed decide (the first advance always bumps one
         table); otherwise each item is ``[namespace.]table[:kind]`` and exactly those
-        bumps happen (an empty list: none).
+        bumps happen (an empty list: none). Each ``churn`` item is
+        ``[namespace.]table:updated:deleted`` (fractions of the rows existing before).
         """
         epoch = self.epoch + 1
         rng = random.Random(salt(self.seed, "evolution", epoch))
@@ -206,6 +224,7 @@ class Dataset:
         else:
             requests = [_parse_change_request(text) for text in schema_changes]
         reloads = [split_qualified(name) for name in reload]
+        churns = [{"epoch": epoch, **_parse_churn(text)} for text in churn]
         by_table: dict[tuple[str, str], list[str | None]] = {}
         for namespace, table, kind in requests:
             by_table.setdefault((namespace, table), []).append(kind)
@@ -218,6 +237,7 @@ class Dataset:
         self.schema_history.extend(made)
         for namespace, table in reloads:
             self.reloads.append({"epoch": epoch, "namespace": namespace, "table": table})
+        self.churns.extend(churns)
         return made
 
     def _random_requests(self, rng: random.Random, epoch: int) -> list[tuple[str, str, str | None]]:
@@ -266,6 +286,24 @@ def _parse_change_request(text: str) -> tuple[str, str, str | None]:
             f"unknown schema change kind {kind!r}; known: {', '.join(evolution.KINDS)}"
         )
     return namespace, table, kind or None
+
+
+def _parse_churn(text: str) -> dict[str, Any]:
+    """``[ns.]table:updated:deleted`` -> the churn's table and fractions, checked."""
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise ValueError(f"churn {text!r}: expected [NS.]TABLE:UPDATED_FRACTION:DELETED_FRACTION")
+    namespace, table = split_qualified(parts[0])
+    if table in sizing.SHARED_LIFECYCLE:
+        shared = sizing.SHARED_LIFECYCLE[table]
+        raise ValueError(f"churn {text!r}: {table} shares the rows of {shared}; churn {shared}")
+    try:
+        updated, deleted = float(parts[1]), float(parts[2])
+    except ValueError:
+        raise ValueError(f"churn {text!r}: the fractions must be numbers") from None
+    if updated < 0 or deleted < 0 or updated + deleted > 1:
+        raise ValueError(f"churn {text!r}: fractions must be >= 0 and add up to at most 1")
+    return {"namespace": namespace, "table": table, "updated": updated, "deleted": deleted}
 
 
 @functools.lru_cache(maxsize=512)

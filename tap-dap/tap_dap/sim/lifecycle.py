@@ -7,12 +7,16 @@ hashed epoch, so the last change of a row up to any epoch is arithmetic, not a s
 Commit timestamps (``meta.ts``) of epoch ``e`` lie in ``(clock(e-1), clock(e)]``:
 inserts and updates in the first half of the window, deletions in the second, so a row
 inserted and deleted in one epoch is inserted first.
+
+A churn (``dap-sim advance --churn``) additionally updates and deletes hashed fractions of
+the rows existing before its epoch, for benchmarks that need a known change volume.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from tap_dap.sim.hashing import EPOCH_MULTIPLIER, GOLDEN, MASK64, mix64, salt
 from tap_dap.sim.sizing import EPOCH_MS, ChangeProfile
@@ -25,6 +29,16 @@ DELETED = -1  # content epoch reported for a row that is gone
 
 # (content epoch or DELETED, meta.ts, created ms, updated ms); the last two are 0 for a delete
 RowState = tuple[int, int, int, int]
+_PPM = 1_000_000
+
+
+@dataclass(frozen=True)
+class Churn:
+    """In ``epoch``, update ``updated`` and delete ``deleted`` (fractions) of the older rows."""
+
+    epoch: int
+    updated: float
+    deleted: float
 
 
 class Lifecycle:
@@ -40,6 +54,7 @@ class Lifecycle:
         profile: ChangeProfile,
         start_ms: int,
         created_span_ms: int,
+        churns: Sequence[Churn] = (),
     ) -> None:
         self.n0 = n0
         self.profile = profile
@@ -58,6 +73,12 @@ class Lifecycle:
             cumulative += share
             classes.append((cumulative, period))
         self._update_classes = tuple(classes)
+        # (epoch, delete cut, update cut) in millionths of the churn hash, epochs ascending
+        self._churns = tuple(
+            (c.epoch, round(c.deleted * _PPM), round((c.deleted + c.updated) * _PPM))
+            for c in sorted(churns, key=lambda c: c.epoch)
+        )
+        self._churn_salt = salt(seed, "churn", lifecycle_name)
         self._stable = bytearray()
         self._stable_lock = threading.Lock()
 
@@ -73,6 +94,15 @@ class Lifecycle:
         return -(-(ordinal - self.n0) * 1_000_000 // self._rate)
 
     def delete_epoch(self, ordinal: int, insert_epoch: int) -> int | None:
+        natural = self._natural_delete_epoch(ordinal, insert_epoch)
+        for epoch, delete_cut, _ in self._churns:
+            if natural is not None and epoch >= natural:
+                break
+            if epoch > insert_epoch and self._churn_share(ordinal, epoch) < delete_cut:
+                return epoch
+        return natural
+
+    def _natural_delete_epoch(self, ordinal: int, insert_epoch: int) -> int | None:
         h = mix64(self._life_salt ^ (ordinal * GOLDEN))
         share = h % 1000
         if share < self._same_epoch_cut:
@@ -80,6 +110,11 @@ class Lifecycle:
         if share < self._delete_cut:
             return insert_epoch + 1 + (h >> 20) % self.profile.delete_span
         return None
+
+    def _churn_share(self, ordinal: int, epoch: int) -> int:
+        """Where a row falls in a churn epoch: below the delete cut it goes, then updates."""
+        h = mix64(self._churn_salt ^ (ordinal * GOLDEN) ^ ((epoch * EPOCH_MULTIPLIER) & MASK64))
+        return h % _PPM
 
     def _stable_flags(self, count: int) -> bytearray:
         """Per ordinal (index ordinal - 1), 1 for a row that is never deleted.
@@ -100,7 +135,8 @@ class Lifecycle:
     def stable_picker(self) -> Callable[[int, int], int]:
         """A fast chooser ``(hash, epoch) -> ordinal`` of never-deleted rows existing at epoch.
 
-        Foreign keys point only at such rows, so they never dangle.
+        Foreign keys point only at such rows, so they never dangle (churn deletions aside:
+        other tables' rows must not change when a churn is added, as DAP's would not).
         """
         n0, rate, stable_flags = self.n0, self._rate, self._stable_flags
 
@@ -120,6 +156,17 @@ class Lifecycle:
 
     def last_update(self, ordinal: int, insert_epoch: int, epoch: int) -> int:
         """The epoch of the row's latest insert or update up to ``epoch``."""
+        last = self._natural_last_update(ordinal, insert_epoch, epoch)
+        for churn_epoch, delete_cut, update_cut in reversed(self._churns):
+            if churn_epoch <= last:
+                break
+            if churn_epoch <= epoch and churn_epoch > insert_epoch:
+                share = self._churn_share(ordinal, churn_epoch)
+                if delete_cut <= share < update_cut:
+                    return churn_epoch
+        return last
+
+    def _natural_last_update(self, ordinal: int, insert_epoch: int, epoch: int) -> int:
         u = mix64(self._update_salt ^ (ordinal * GOLDEN))
         share = u % 1000
         for cut, period in self._update_classes:

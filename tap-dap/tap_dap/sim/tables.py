@@ -49,6 +49,7 @@ class World:
                 profile=sizing.change_profile(namespace, table),
                 start_ms=d.start_ms,
                 created_span_ms=sizing.history_ms(namespace),
+                churns=d.churns_of(namespace, shared),
             )
             self._lifecycles[(namespace, table)] = cached
         return cached

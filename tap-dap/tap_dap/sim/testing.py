@@ -67,11 +67,16 @@ class SimServer:
         return response.json()
 
     def advance(
-        self, *, schema_changes: list[str] | None = None, reload: list[str] | None = None
+        self,
+        *,
+        schema_changes: list[str] | None = None,
+        reload: list[str] | None = None,
+        churn: list[str] | None = None,
     ) -> dict[str, Any]:
         """One more epoch. ``schema_changes`` as for ``dap-sim advance --schema-change``
-        (None: the seed decides, [] none); ``reload`` marks tables reloaded."""
-        body = {"schema_changes": schema_changes, "reload": reload or []}
+        (None: the seed decides, [] none); ``reload`` marks tables reloaded; ``churn`` as
+        ``dap-sim advance --churn``."""
+        body = {"schema_changes": schema_changes, "reload": reload or [], "churn": churn or []}
         result: dict[str, Any] = self._control("POST", "advance", body)
         return result
 
