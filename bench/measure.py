@@ -1,0 +1,140 @@
+"""Run a command or a pipeline of commands, timing it and sampling each process's memory.
+
+Peak RSS is sampled with psutil every few milliseconds over the whole process tree, so
+the programs that Meltano starts (the tap and the target under `meltano run`) are seen
+too; each process is reported under the name of the program it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+_SAMPLE_SECONDS = 0.05
+_INTERPRETERS = ("python", "python3", "python3.11", "python3.12", "python3.13")
+
+
+@dataclass
+class Measurement:
+    wall_s: float
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+
+
+class CommandFailed(RuntimeError):
+    """A measured command exited non-zero; the message holds the end of its error output."""
+
+
+def program_name(cmdline: Sequence[str]) -> str:
+    """`/x/.venv/bin/python /x/.venv/bin/tap-dap --config ...` -> `tap-dap`."""
+    for part in cmdline:
+        name = os.path.basename(part)
+        if name and name not in _INTERPRETERS and not name.startswith("-"):
+            return name
+    return os.path.basename(cmdline[0]) if cmdline else "?"
+
+
+class _RssSampler(threading.Thread):
+    """Polls the trees of the given processes until stopped; keeps the peak per program."""
+
+    def __init__(self, roots: Sequence[int]) -> None:
+        super().__init__(daemon=True)
+        self._roots = [psutil.Process(pid) for pid in roots]
+        self._done = threading.Event()
+        self._names: dict[int, str] = {}
+        self.peaks: dict[str, float] = {}
+
+    def _program(self, process: psutil.Process) -> str:
+        name = self._names.get(process.pid)
+        if name is None:
+            name = program_name(process.cmdline())
+            self._names[process.pid] = name
+        return name
+
+    def sample(self) -> None:
+        for root in self._roots:
+            try:
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for process in tree:
+                try:
+                    rss = process.memory_info().rss / 1_048_576
+                    name = self._program(process)
+                except psutil.Error:
+                    continue
+                self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
+
+    def run(self) -> None:
+        while not self._done.wait(_SAMPLE_SECONDS):
+            self.sample()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def run_pipeline(
+    commands: Sequence[Sequence[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: Path | None = None,
+    stdout: Path | None = None,
+    log: Path,
+    timeout: float = 3600,
+) -> Measurement:
+    """Run `a | b | ...` (or one command), stdin from a file, stdout to a file or /dev/null.
+
+    Every process's stderr goes to ``log``. Raises CommandFailed when any exits non-zero.
+    """
+    processes: list[subprocess.Popen[bytes]] = []
+    with (
+        log.open("ab") as errors,
+        (stdin.open("rb") if stdin else open(os.devnull, "rb")) as first_in,
+        (stdout.open("wb") if stdout else open(os.devnull, "wb")) as last_out,
+    ):
+        start = time.perf_counter()
+        previous: IO[bytes] | None = first_in
+        for index, command in enumerate(commands):
+            last = index == len(commands) - 1
+            process = subprocess.Popen(  # noqa: S603 - our own list of programs
+                list(command),
+                stdin=previous,
+                stdout=last_out if last else subprocess.PIPE,
+                stderr=errors,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+            )
+            if previous is not first_in and previous is not None:
+                previous.close()  # the next process owns the read end now
+            previous = process.stdout
+            processes.append(process)
+        sampler = _RssSampler([p.pid for p in processes])
+        sampler.sample()
+        sampler.start()
+        try:
+            deadline = start + timeout
+            codes = [p.wait(timeout=max(1.0, deadline - time.perf_counter())) for p in processes]
+        except subprocess.TimeoutExpired:
+            for process in processes:
+                process.kill()
+            raise CommandFailed(f"timed out after {timeout:.0f} s: {_describe(commands)}") from None
+        finally:
+            sampler.stop()
+        wall = time.perf_counter() - start
+    if any(codes):
+        tail = log.read_bytes()[-3000:].decode(errors="replace")
+        raise CommandFailed(f"exit codes {codes} of {_describe(commands)}; log {log}:\n{tail}")
+    return Measurement(wall, dict(sorted(sampler.peaks.items())))
+
+
+def _describe(commands: Sequence[Sequence[str]]) -> str:
+    return " | ".join(program_name(command) for command in commands)

@@ -1,0 +1,440 @@
+"""The benchmark's scenarios, measured on one dap-sim dataset (see bench/README.md).
+
+1 tap-dap alone; 2 target-dap-sql alone; 3 initial load of submissions into PostgreSQL;
+4 an increment (10% updated, 1% deleted); 5 the whole canvas namespace with the real
+rate limits. Scenarios 1-4 share a dataset whose submissions table has ``rows`` rows;
+scenario 5 has a dataset of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.measure import CommandFailed, Measurement, run_pipeline
+from bench.postgres import Postgres
+from bench.report import COPY_FLOOR, Result
+from bench.simulator import OFFICIAL_QUERY, TAP_QUERY, Simulator
+from bench.tools import REPO, Tools
+
+TABLE = "submissions"
+QUALIFIED = f"canvas.{TABLE}"
+CHURN = f"{TABLE}:0.1:0.01"  # the increment: 10% of the rows updated, 1% deleted
+
+MELTANO = "meltano run tap-dap target-dap-sql"
+PIPE = "tap-dap | target-dap-sql"
+TARGET_POSTGRES = "tap-dap | target-postgres"
+INITDB = "dap initdb"
+SYNCDB = "dap syncdb"
+
+
+@dataclass
+class Options:
+    rows: int
+    runs: int
+    baseline_runs: int  # runs of the slow baselines (official CLI, target-postgres)
+    scenarios: set[int]
+    namespace_scale: int
+    job_latency: float
+    seed: int
+    with_official: bool
+    with_target_postgres: bool
+    workdir: Path
+    postgres_url: str
+
+
+@dataclass
+class Loaded:
+    """A database loaded at epoch 0 by one tool, kept as the template for the increment."""
+
+    database: str
+    state: Path | None = None  # tap state (pipe) or Meltano's system database (meltano run)
+
+
+@dataclass
+class Bench:
+    options: Options
+    progress: Callable[[str], None]
+    results: list[Result] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    loaded: dict[str, Loaded] = field(default_factory=dict)
+    _sim: Simulator | None = None
+    _snapshot_rows: int = 0
+    _snapshot_at: str = ""
+    _recording: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.workdir = self.options.workdir
+        self.tools = Tools(self.workdir)
+        self.pg = Postgres(self.options.postgres_url)
+        self.log = self.workdir / "tools.log"
+
+    # -- the shared dataset of scenarios 1-4 ------------------------------------------------
+
+    @property
+    def sim(self) -> Simulator:
+        if self._sim is None:
+            opts = self.options
+            data = self.workdir / "sim-submissions"
+            shutil.rmtree(data, ignore_errors=True)
+            self.progress(f"dap-sim: dataset of {opts.rows:,} submissions (seed {opts.seed})")
+            # one table measured many times: the per-table create-job limit (5/min) would
+            # throttle the repetitions, so limits are off here and on in scenario 5
+            self._sim = Simulator(
+                data,
+                scale=opts.rows,
+                seed=opts.seed,
+                job_latency=opts.job_latency,
+                rate_limit_factor=0.0,
+            )
+            self._snapshot_rows, self._snapshot_at = self._warm_jobs({})
+        return self._sim
+
+    def _warm_jobs(self, incremental: dict[str, str]) -> tuple[int, str]:
+        """Produce the jobs the tools will ask for; returns (tap job's rows, its `at`)."""
+        assert self._sim is not None
+        kind = "increment" if incremental else "snapshot"
+        warmed = self._sim.warm(TABLE, {**TAP_QUERY, **incremental}, count=True)
+        self.settings[f"sim_production_s_{kind}_jsonl"] = round(warmed.seconds, 1)
+        if self.options.with_official:
+            official = self._sim.warm(TABLE, {**OFFICIAL_QUERY, **incremental}, count=False)
+            self.settings[f"sim_production_s_{kind}_tsv"] = round(official.seconds, 1)
+        self.progress(
+            f"dap-sim: {kind} job of {warmed.records:,} rows produced in {warmed.seconds:.1f} s"
+            " (before any clock starts)"
+        )
+        assert warmed.records is not None
+        return warmed.records, warmed.at or ""
+
+    def snapshot_rows(self) -> int:
+        """Rows of the submissions snapshot (lines of the tap's job files)."""
+        _ = self.sim  # started on first use, with the snapshot job produced
+        return self._snapshot_rows
+
+    def tap_config(self, **extra: Any) -> dict[str, Any]:
+        return self.sim.tap_config(tables=[TABLE], **extra)
+
+    # -- measuring ----------------------------------------------------------------------------
+
+    def _measure(
+        self,
+        result: Result,
+        runs: int,
+        one_run: Callable[[int], Measurement],
+        sim: Simulator | None = None,
+    ) -> None:
+        """Run ``one_run`` ``runs`` times into ``result``; a failure becomes its note."""
+        self.results.append(result)
+        sim = sim or self._sim
+        for index in range(runs):
+            jobs_before = sim.sim.stats()["jobs_created"] if sim else 0
+            self.progress(f"  {result.scenario} | {result.tool}: run {index + 1}/{runs}")
+            try:
+                measurement = one_run(index)
+            except CommandFailed as error:
+                result.note = f"failed: {str(error).splitlines()[0]}"
+                self.progress(f"  FAILED: {error}")
+                return
+            result.add(measurement)
+            self.progress(f"    {measurement.wall_s:.2f} s, RSS MB {measurement.peak_rss_mb}")
+            if sim and sim.sim.stats()["jobs_created"] != jobs_before and "job" not in result.note:
+                result.note += "asked for a job not produced ahead: includes its production; "
+        if runs < self.options.runs:
+            result.note += f"{runs} run(s): slow baseline; "
+
+    def _check_rows(self, result: Result, found: int, expected: int) -> None:
+        if found != expected and "rows" not in result.note:
+            result.note += f"rows in the database {found:,} != {expected:,}; "
+
+    def recording(self) -> Path:
+        """The tap's Singer output for the submissions snapshot, recorded once (untimed)."""
+        if self._recording is None:
+            path = self.workdir / "submissions.singer"
+            self.progress("recording tap-dap's output for target-alone runs (untimed)")
+            run_pipeline([self.tools.tap_command(self.tap_config())], stdout=path, log=self.log)
+            self._recording = path
+        return self._recording
+
+    # -- scenario 1: tap-dap alone -----------------------------------------------------------
+
+    def tap_alone(self) -> None:
+        rows = self.snapshot_rows()
+        scenario = "1 tap alone"
+        record = Result(scenario, "tap-dap (RECORD) > /dev/null", rows)
+        command = self.tools.tap_command(self.tap_config())
+        self._measure(record, self.options.runs, lambda _: run_pipeline([command], log=self.log))
+
+        batch = Result(scenario, "tap-dap (BATCH jsonl.gz) > /dev/null", rows)
+        if "batch" not in self.tools.tap_capabilities():
+            batch.note = "not supported: tap-dap --about lists no 'batch' capability"
+            self.results.append(batch)
+            return
+
+        def batch_run(_: int) -> Measurement:
+            with tempfile.TemporaryDirectory(dir=self.workdir) as folder:
+                config = self.tap_config(
+                    batch_config={
+                        "encoding": {"format": "jsonl", "compression": "gzip"},
+                        "storage": {"root": f"file://{folder}", "prefix": "batch-"},
+                    }
+                )
+                return run_pipeline([self.tools.tap_command(config)], log=self.log)
+
+        self._measure(batch, self.options.runs, batch_run)
+
+    # -- scenario 2: target-dap-sql alone ----------------------------------------------------
+
+    def target_alone(self) -> None:
+        recording = self.recording()
+        rows = self.snapshot_rows()
+        scenario = "2 target alone"
+        postgres = Result(scenario, "target-dap-sql < file -> PostgreSQL", rows)
+
+        def postgres_run(_: int) -> Measurement:
+            database = self.pg.create("target")
+            try:
+                command = self.tools.target_command(self.pg.url(database))
+                measurement = run_pipeline([command], stdin=recording, log=self.log)
+                found = self.pg.count(database, QUALIFIED, live_only=True)
+                self._check_rows(postgres, found, rows)
+                return measurement
+            finally:
+                self.pg.drop(database)
+
+        self._measure(postgres, self.options.runs, postgres_run)
+
+        duckdb = Result(scenario, "target-dap-sql < file -> DuckDB", rows)
+
+        def duckdb_run(index: int) -> Measurement:
+            path = self.workdir / f"target-{index}.duckdb"
+            path.unlink(missing_ok=True)
+            try:
+                command = self.tools.target_command(f"duckdb:///{path}")
+                return run_pipeline([command], stdin=recording, log=self.log)
+            finally:
+                path.unlink(missing_ok=True)
+
+        self._measure(duckdb, self.options.runs, duckdb_run)
+
+    # -- scenario 3: the initial load into PostgreSQL ----------------------------------------
+
+    def _load(self, tool: str, database: str, index: int) -> tuple[Measurement, Loaded]:
+        """One initial load of submissions by ``tool`` into ``database``."""
+        url = self.pg.url(database)
+        if tool == MELTANO:
+            system_db = self.workdir / f"meltano-{index}.db"
+            system_db.unlink(missing_ok=True)
+            env = self.tools.meltano_env(self.tap_config(), url, system_db)
+            measured = run_pipeline([self.tools.meltano_run()], env=env, cwd=REPO, log=self.log)
+            return measured, Loaded(database, system_db)
+        if tool == PIPE:
+            states = self.workdir / f"pipe-state-{index}.jsonl"
+            commands = [self.tools.tap_command(self.tap_config()), self.tools.target_command(url)]
+            measured = run_pipeline(commands, stdout=states, log=self.log)
+            return measured, Loaded(database, _last_state(states))
+        if tool == TARGET_POSTGRES:
+            commands = [
+                self.tools.tap_command(self.tap_config()),
+                self.tools.target_postgres_command(url),
+            ]
+            return run_pipeline(commands, log=self.log), Loaded(database)
+        env = {**self._base_env(), **self.sim.official_env()}
+        command = self.tools.official_command("initdb", url, TABLE)
+        return run_pipeline([command], env=env, cwd=self.workdir, log=self.log), Loaded(database)
+
+    def _base_env(self) -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if not k.startswith("DAP_")}
+
+    def initial_tools(self) -> list[str]:
+        tools = [MELTANO, PIPE]
+        if self.options.with_target_postgres:
+            tools.append(TARGET_POSTGRES)
+        if self.options.with_official:
+            tools.append(INITDB)
+        return tools
+
+    def initial_load(self) -> None:
+        rows = self.snapshot_rows()
+        for tool in self.initial_tools():
+            slow = tool in (TARGET_POSTGRES, INITDB)
+            result = Result("3 initial load", tool, rows)
+
+            def one_run(index: int, tool: str = tool, result: Result = result) -> Measurement:
+                database = self.pg.create("initial")
+                measurement, loaded = self._load(tool, database, index)
+                soft = tool in (MELTANO, PIPE)
+                self._check_rows(result, self.pg.count(database, QUALIFIED, live_only=soft), rows)
+                if tool == TARGET_POSTGRES:  # no increment follows
+                    self.pg.drop(database)
+                    return measurement
+                previous = self.loaded.pop(tool, None)
+                if previous is not None:
+                    self.pg.drop(previous.database)
+                self.loaded[tool] = loaded
+                return measurement
+
+            self._measure(result, self.options.baseline_runs if slow else self.options.runs, one_run)
+        self._copy_floor(rows)
+
+    def _copy_floor(self, rows: int) -> None:
+        result = Result("3 initial load", COPY_FLOOR, rows, note="COPY of a local TSV file alone")
+        source = self.loaded.get(PIPE) or self.loaded.get(MELTANO)
+        if source is None:
+            result.note = "not measured: no database loaded by tap-dap | target-dap-sql"
+            self.results.append(result)
+            return
+        tsv = self.workdir / "submissions.tsv"
+        self.pg.export_tsv(source.database, QUALIFIED, tsv)
+
+        def one_run(_: int) -> Measurement:
+            return Measurement(self.pg.copy_floor(source.database, QUALIFIED, tsv))
+
+        self._measure(result, self.options.runs, one_run)
+        tsv.unlink(missing_ok=True)
+
+    # -- scenario 4: an increment ------------------------------------------------------------
+
+    def increment(self) -> None:
+        tools = [MELTANO, PIPE] + ([SYNCDB] if self.options.with_official else [])
+        initial_of = {MELTANO: MELTANO, PIPE: PIPE, SYNCDB: INITDB}
+        for tool in tools:
+            if initial_of[tool] not in self.loaded:
+                self.progress(f"  loading with {initial_of[tool]} first (untimed)")
+                database = self.pg.create("initial")
+                _, self.loaded[initial_of[tool]] = self._load(initial_of[tool], database, 99)
+        self.progress(f"dap-sim advance --churn {CHURN}")
+        self.sim.advance([CHURN])
+        rows, _ = self._warm_jobs({"since": self._snapshot_at})
+        live: dict[str, int] = {}
+        for tool in tools:
+            loaded = self.loaded[initial_of[tool]]
+            result = Result("4 increment", tool, rows, note="10% updated, 1% deleted; ")
+
+            def one_run(index: int, tool: str = tool, loaded: Loaded = loaded) -> Measurement:
+                database = self.pg.create("increment", template=loaded.database)
+                try:
+                    measurement = self._sync(tool, database, loaded, index)
+                    live[tool] = self.pg.count(database, QUALIFIED, live_only=tool != SYNCDB)
+                    return measurement
+                finally:
+                    self.pg.drop(database)
+
+            runs = self.options.baseline_runs if tool == SYNCDB else self.options.runs
+            self._measure(result, runs, one_run)
+        if len(set(live.values())) > 1:
+            self.progress(f"  WARNING: live rows after the increment differ: {live}")
+            for result in self.results[-len(tools) :]:
+                result.note += f"live rows after: {live.get(result.tool)}; "
+
+    def _sync(self, tool: str, database: str, loaded: Loaded, index: int) -> Measurement:
+        url = self.pg.url(database)
+        if tool == MELTANO:
+            assert loaded.state is not None
+            system_db = self.workdir / f"meltano-increment-{index}.db"
+            shutil.copyfile(loaded.state, system_db)
+            env = self.tools.meltano_env(self.tap_config(), url, system_db)
+            return run_pipeline([self.tools.meltano_run()], env=env, cwd=REPO, log=self.log)
+        if tool == PIPE:
+            commands = [
+                self.tools.tap_command(self.tap_config(), state=loaded.state),
+                self.tools.target_command(url),
+            ]
+            return run_pipeline(commands, log=self.log)
+        env = {**self._base_env(), **self.sim.official_env()}
+        command = self.tools.official_command("syncdb", url, TABLE)
+        return run_pipeline([command], env=env, cwd=self.workdir, log=self.log)
+
+    # -- scenario 5: the whole namespace, real rate limits -----------------------------------
+
+    def namespace(self) -> None:
+        opts = self.options
+        data = self.workdir / "sim-namespace"
+        shutil.rmtree(data, ignore_errors=True)
+        self.progress(f"dap-sim: whole canvas namespace at scale {opts.namespace_scale:,}")
+        tools = [MELTANO] + (["dap initdb --table all"] if opts.with_official else [])
+        measured_rows: dict[str, int] = {}
+        for tool in tools:
+            result = Result("5 whole namespace", tool, 0)
+            sim = Simulator(
+                data,
+                scale=opts.namespace_scale,
+                seed=opts.seed,
+                job_latency=opts.job_latency,
+                rate_limit_factor=1.0,
+            )
+            try:
+
+                def one_run(
+                    index: int, tool: str = tool, sim: Simulator = sim, result: Result = result
+                ) -> Measurement:
+                    database = self.pg.create("namespace")
+                    try:
+                        url = self.pg.url(database)
+                        limited = sim.rate_limited()
+                        if tool == MELTANO:
+                            system_db = self.workdir / f"meltano-namespace-{index}.db"
+                            system_db.unlink(missing_ok=True)
+                            env = self.tools.meltano_env(sim.tap_config(), url, system_db)
+                            command = self.tools.meltano_run()
+                            measured = run_pipeline([command], env=env, cwd=REPO, log=self.log)
+                        else:
+                            env = {**self._base_env(), **sim.official_env()}
+                            command = self.tools.official_command("initdb", url, "all")
+                            measured = run_pipeline(
+                                [command], env=env, cwd=self.workdir, log=self.log
+                            )
+                        drawn = sim.rate_limited() - limited
+                        result.note += f"HTTP 429 drawn: {drawn}; "
+                        rows = self.pg.schema_rows(database, "canvas", live_only=tool == MELTANO)
+                        measured_rows[tool] = result.rows = rows
+                        return measured
+                    finally:
+                        self.pg.drop(database)
+
+                self._measure(result, 1, one_run, sim=sim)
+            finally:
+                sim.close()
+        if len(set(measured_rows.values())) > 1:
+            self.progress(f"  WARNING: rows loaded differ between tools: {measured_rows}")
+
+    # -- all ---------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        steps: Sequence[tuple[int, str, Callable[[], None]]] = [
+            (1, "tap-dap alone", self.tap_alone),
+            (2, "target-dap-sql alone", self.target_alone),
+            (3, "initial load into PostgreSQL", self.initial_load),
+            (4, "increment", self.increment),
+            (5, "whole namespace", self.namespace),
+        ]
+        try:
+            for number, title, step in steps:
+                if number in self.options.scenarios:
+                    started = time.perf_counter()
+                    self.progress(f"== scenario {number}: {title}")
+                    step()
+                    self.progress(
+                        f"== scenario {number} done in {time.perf_counter() - started:.0f} s"
+                    )
+        finally:
+            if self._sim is not None:
+                self._sim.close()
+            self.pg.drop_all()
+
+
+def _last_state(states: Path) -> Path:
+    """The target's last state line (Singer targets print the state value), for --state."""
+    lines = [line for line in states.read_bytes().splitlines() if line.strip()]
+    value = orjson.loads(lines[-1]) if lines else {}
+    path = states.with_suffix(".state.json")
+    path.write_bytes(orjson.dumps(value))
+    return path
+

@@ -1,0 +1,114 @@
+"""The programs under test and how to call them: ours from .venv, the others in venvs of their own.
+
+The harness measures whatever tap-dap and target-dap-sql are installed; it sets no tuning
+option of theirs. The baselines get their fastest documented settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+OFFICIAL_VENV = REPO / ".venv-dap-official"
+OFFICIAL_PACKAGE = "instructure-dap-client[postgresql]"
+TARGET_POSTGRES = REPO / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin" / "target-postgres"
+
+# MeltanoLabs target-postgres at its fastest: no per-record validation or metadata
+# columns, COPY, large batches.
+TARGET_POSTGRES_FAST = {
+    "validate_records": False,
+    "add_record_metadata": False,
+    "use_copy": True,
+    "batch_size_rows": 100_000,
+    "default_target_schema": "canvas",
+}
+
+
+@dataclass(frozen=True)
+class Tools:
+    workdir: Path
+
+    tap = str(BIN / "tap-dap")
+    target = str(BIN / "target-dap-sql")
+    meltano = str(BIN / "meltano")
+    dap = str(OFFICIAL_VENV / "bin" / "dap")
+    target_postgres = str(TARGET_POSTGRES)
+
+    def config(self, name: str, settings: dict[str, Any]) -> str:
+        """Write a config file into the work directory; returns its path."""
+        path = self.workdir / f"{name}.json"
+        path.write_text(json.dumps(settings), encoding="utf-8")
+        return str(path)
+
+    def tap_command(self, config: dict[str, Any], state: Path | None = None) -> list[str]:
+        command = [self.tap, "--config", self.config("tap", config)]
+        return [*command, "--state", str(state)] if state else command
+
+    def target_command(self, database_url: str) -> list[str]:
+        return [self.target, "--config", self.config("target", {"database_url": database_url})]
+
+    def target_postgres_command(self, database_url: str) -> list[str]:
+        url = database_url.replace("postgresql://", "postgresql+psycopg://")
+        config = {"sqlalchemy_url": url, **TARGET_POSTGRES_FAST}
+        return [self.target_postgres, "--config", self.config("target-postgres", config)]
+
+    def official_command(self, command: str, database_url: str, tables: str) -> list[str]:
+        return [
+            self.dap, "--non-interactive", "--loglevel", "warning", command,
+            "--namespace", "canvas", "--table", tables, "--connection-string", database_url,
+        ]  # fmt: skip
+
+    def meltano_env(
+        self, tap_config: dict[str, Any], database_url: str, system_db: Path
+    ) -> dict[str, str]:
+        """Meltano's environment variables for the repository's meltano.yml."""
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("DAP_", "TAP_"))}
+        environ.update(
+            {
+                "MELTANO_DATABASE_URI": f"sqlite:///{system_db}",
+                "MELTANO_ENVIRONMENT": "demo",
+                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "TARGET_DAP_SQL_DATABASE_URL": database_url,
+            }
+        )
+        for name, value in tap_config.items():
+            text = value if isinstance(value, str) else json.dumps(value)
+            environ[f"TAP_DAP_{name.upper()}"] = text
+        return environ
+
+    def meltano_run(self) -> list[str]:
+        return [self.meltano, "run", "tap-dap", "target-dap-sql"]
+
+    def tap_capabilities(self) -> list[str]:
+        about = subprocess.run(
+            [self.tap, "--about", "--format", "json"], capture_output=True, check=True, text=True
+        )
+        capabilities: list[str] = json.loads(about.stdout).get("capabilities", [])
+        return capabilities
+
+
+def ensure_official_client() -> None:
+    """Install the official DAP client into a virtual environment of its own, once."""
+    if (OFFICIAL_VENV / "bin" / "dap").exists():
+        return
+    print(f"==> installing {OFFICIAL_PACKAGE} into {OFFICIAL_VENV.name}", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(OFFICIAL_VENV)], check=True)
+    pip = OFFICIAL_VENV / "bin" / "pip"
+    subprocess.run([str(pip), "install", "--quiet", OFFICIAL_PACKAGE], check=True)
+
+
+def ensure_meltano_plugins() -> None:
+    """`meltano install`: our plugins and MeltanoLabs target-postgres, as meltano.yml says."""
+    if TARGET_POSTGRES.exists() and (REPO / ".meltano" / "extractors" / "tap-dap").exists():
+        return
+    print("==> meltano install (plugins of meltano.yml)", flush=True)
+    environ = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    subprocess.run([str(BIN / "meltano"), "install"], cwd=REPO, env=environ, check=True)
+
