@@ -7,11 +7,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PACKAGE_FILES := pyproject.toml tap-dap/pyproject.toml target-dap-sql/pyproject.toml
 
-.PHONY: help venv lint typecheck pytest test demo clean
+.PHONY: help venv lint typecheck pytest test demo bench clean
 
 help:
 	@echo "make demo   run the main job offline: dap-sim -> tap-dap -> target-dap-sql (DuckDB)"
 	@echo "make test   ruff (lint + format check), mypy on both packages, the whole pytest suite"
+	@echo "make bench  the benchmark (bench/README.md); options: make bench BENCH_ARGS='--quick'"
 
 $(STAMP): $(PACKAGE_FILES)
 	@echo "==> creating $(VENV) and installing tap-dap, target-dap-sql and the dev tools"
@@ -40,6 +41,12 @@ test: lint typecheck pytest
 
 demo: $(STAMP)
 	@$(PY) scripts/demo.py
+
+# Not part of `make test`: minutes of measurements. matplotlib (the chart) is a
+# bench-only dependency; the official DAP client gets a venv of its own (.venv-dap-official).
+bench: $(STAMP)
+	@$(PY) -c "import matplotlib" 2>/dev/null || { echo "==> installing matplotlib into $(VENV) (bench only)"; $(PY) -m pip install --quiet matplotlib; }
+	@$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .meltano data .pytest_cache .mypy_cache .ruff_cache

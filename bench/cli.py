@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--namespace-scale",
         type=int,
-        help="dap-sim scale of scenario 5's namespace (default rows/10; submissions rows)",
+        help="dap-sim scale of scenario 5's namespace (default rows/20; submissions rows)",
     )
     parser.add_argument(
         "--job-latency",
@@ -61,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         "--no-target-postgres", action="store_true", help="skip MeltanoLabs target-postgres"
     )
     parser.add_argument("--postgres", default=ADMIN_URL, help="PostgreSQL admin URL")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of latest.json/png")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder of latest.json and latest.png (default bench/results, with --quick "
+        "bench/results/quick, which git ignores)",
+    )
     return parser
 
 
@@ -73,7 +78,7 @@ def options_from(args: argparse.Namespace, workdir: Path) -> Options:
         runs=runs,
         baseline_runs=min(runs, args.baseline_runs or 1),
         scenarios=args.scenarios,
-        namespace_scale=args.namespace_scale or max(2_000, rows // 10),
+        namespace_scale=args.namespace_scale or max(2_000, rows // 20),
         job_latency=args.job_latency,
         seed=args.seed,
         with_official=not args.no_official,
@@ -85,6 +90,7 @@ def options_from(args: argparse.Namespace, workdir: Path) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
     started = time.perf_counter()
 
     def progress(message: str) -> None:
@@ -120,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                 "before the clock starts (job wait excluded for all); 5: the same job latency "
                 "for all."
             )
-            report.write(bench.results, bench.settings, args.out)
-            print(f"wrote {args.out / 'latest.json'} and latest.png", flush=True)
+            written = report.write(bench.results, bench.settings, args.out)
+            print(f"wrote {', '.join(map(str, written))}", flush=True)
     failed = [r for r in bench.results if r.note.startswith("failed")]
     return 1 if failed else 0
 

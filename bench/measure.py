@@ -28,7 +28,7 @@ class Measurement:
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
 
-class CommandFailed(RuntimeError):
+class CommandFailedError(RuntimeError):
     """A measured command exited non-zero; the message holds the end of its error output."""
 
 
@@ -93,13 +93,13 @@ def run_pipeline(
 ) -> Measurement:
     """Run `a | b | ...` (or one command), stdin from a file, stdout to a file or /dev/null.
 
-    Every process's stderr goes to ``log``. Raises CommandFailed when any exits non-zero.
+    Every process's stderr goes to ``log``. Raises CommandFailedError when any exits non-zero.
     """
     processes: list[subprocess.Popen[bytes]] = []
     with (
         log.open("ab") as errors,
-        (stdin.open("rb") if stdin else open(os.devnull, "rb")) as first_in,
-        (stdout.open("wb") if stdout else open(os.devnull, "wb")) as last_out,
+        stdin.open("rb") if stdin else open(os.devnull, "rb") as first_in,
+        stdout.open("wb") if stdout else open(os.devnull, "wb") as last_out,
     ):
         start = time.perf_counter()
         previous: IO[bytes] | None = first_in
@@ -126,13 +126,14 @@ def run_pipeline(
         except subprocess.TimeoutExpired:
             for process in processes:
                 process.kill()
-            raise CommandFailed(f"timed out after {timeout:.0f} s: {_describe(commands)}") from None
+            message = f"timed out after {timeout:.0f} s: {_describe(commands)}"
+            raise CommandFailedError(message) from None
         finally:
             sampler.stop()
         wall = time.perf_counter() - start
     if any(codes):
         tail = log.read_bytes()[-3000:].decode(errors="replace")
-        raise CommandFailed(f"exit codes {codes} of {_describe(commands)}; log {log}:\n{tail}")
+        raise CommandFailedError(f"exit codes {codes} of {_describe(commands)}; log {log}:\n{tail}")
     return Measurement(wall, dict(sorted(sampler.peaks.items())))
 
 

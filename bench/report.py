@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import platform
 import statistics
@@ -101,7 +102,10 @@ def table(results: Sequence[Result]) -> str:
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    rendered = [" | ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in lines]
+    rendered = [
+        " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in lines
+    ]
     rendered.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(line.rstrip() for line in rendered)
 
@@ -121,11 +125,16 @@ def to_json(results: Sequence[Result], settings: dict[str, Any]) -> dict[str, An
     }
 
 
-def write(results: Sequence[Result], settings: dict[str, Any], out_dir: Path) -> None:
+def write(results: Sequence[Result], settings: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write latest.json, and latest.png where matplotlib is installed; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "latest.json"
     path.write_text(json.dumps(to_json(results, settings), indent=1) + "\n", encoding="utf-8")
+    if importlib.util.find_spec("matplotlib") is None:
+        print("no chart: matplotlib is not installed (`make bench` installs it)", flush=True)
+        return [path]
     chart(results, out_dir / "latest.png", settings)
+    return [path, out_dir / "latest.png"]
 
 
 def chart(results: Sequence[Result], path: Path, settings: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from bench.measure import CommandFailed, Measurement, run_pipeline
+from bench.measure import CommandFailedError, Measurement, run_pipeline
 from bench.postgres import Postgres
 from bench.report import COPY_FLOOR, Result
 from bench.simulator import OFFICIAL_QUERY, TAP_QUERY, Simulator
@@ -133,19 +133,22 @@ class Bench:
     ) -> None:
         """Run ``one_run`` ``runs`` times into ``result``; a failure becomes its note."""
         self.results.append(result)
+        # scenarios 1-4 produce their jobs ahead; a tool asking another query would wait
+        produced_ahead = sim is None
         sim = sim or self._sim
         for index in range(runs):
             jobs_before = sim.sim.stats()["jobs_created"] if sim else 0
             self.progress(f"  {result.scenario} | {result.tool}: run {index + 1}/{runs}")
             try:
                 measurement = one_run(index)
-            except CommandFailed as error:
+            except CommandFailedError as error:
                 result.note = f"failed: {str(error).splitlines()[0]}"
                 self.progress(f"  FAILED: {error}")
                 return
             result.add(measurement)
             self.progress(f"    {measurement.wall_s:.2f} s, RSS MB {measurement.peak_rss_mb}")
-            if sim and sim.sim.stats()["jobs_created"] != jobs_before and "job" not in result.note:
+            created = sim.sim.stats()["jobs_created"] if sim else jobs_before
+            if produced_ahead and created != jobs_before and "job" not in result.note:
                 result.note += "asked for a job not produced ahead: includes its production; "
         if runs < self.options.runs:
             result.note += f"{runs} run(s): slow baseline; "
@@ -281,7 +284,8 @@ class Bench:
                 self.loaded[tool] = loaded
                 return measurement
 
-            self._measure(result, self.options.baseline_runs if slow else self.options.runs, one_run)
+            runs = self.options.baseline_runs if slow else self.options.runs
+            self._measure(result, runs, one_run)
         self._copy_floor(rows)
 
     def _copy_floor(self, rows: int) -> None:
@@ -437,4 +441,3 @@ def _last_state(states: Path) -> Path:
     path = states.with_suffix(".state.json")
     path.write_bytes(orjson.dumps(value))
     return path
-

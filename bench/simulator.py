@@ -46,7 +46,7 @@ class Simulator:
 
     @property
     def base_url(self) -> str:
-        return self.sim.base_url
+        return str(self.sim.base_url)
 
     def tap_config(self, **extra: Any) -> dict[str, Any]:
         return {

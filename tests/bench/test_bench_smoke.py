@@ -1,0 +1,56 @@
+"""`make bench --quick` with only our tools: the harness runs, measures and reports.
+
+No official client and no target-postgres (their installs take minutes); scenarios 1 and 2
+(tap alone, target alone) and 4 (the increment through the plain pipe and `meltano run`)
+on a small dataset, so CI proves the harness works. Speed itself is not asserted here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import PG_ADMIN_URL
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_bench_measures_our_tools(postgres_url: str, tmp_path: Path) -> None:
+    # postgres_url: skips locally, fails under CI, when PostgreSQL is down; the harness
+    # creates and drops its own databases through the admin URL
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--rows", "3000", "--scenarios", "1,2,4",
+         "--no-official", "--no-target-postgres", "--postgres", PG_ADMIN_URL, "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "== scenario 4 done" in done.stdout  # progress as it goes
+    results = json.loads((out / "latest.json").read_text())
+    if importlib.util.find_spec("matplotlib"):  # a bench-only dependency (`make bench`)
+        assert (out / "latest.png").stat().st_size > 1000
+    else:
+        assert "no chart: matplotlib is not installed" in done.stdout
+    rows = {(r["scenario"], r["tool"]): r for r in results["results"]}
+
+    record = rows[("1 tap alone", "tap-dap (RECORD) > /dev/null")]
+    assert record["rows"] == 3000
+    assert record["rows_per_s"] > 0
+    assert record["peak_rss_mb"]["tap-dap"] > 10
+    batch = rows[("1 tap alone", "tap-dap (BATCH jsonl.gz) > /dev/null")]
+    assert batch["wall_s"] is not None or batch["note"].startswith("not supported")
+
+    for database in ("PostgreSQL", "DuckDB"):
+        target = rows[("2 target alone", f"target-dap-sql < file -> {database}")]
+        assert target["note"] == "", target["note"]  # no row-count mismatch, no failure
+        assert target["peak_rss_mb"]["target-dap-sql"] > 10
+
+    for tool in ("meltano run tap-dap target-dap-sql", "tap-dap | target-dap-sql"):
+        increment = rows[("4 increment", tool)]
+        # about 10% updated + 1% deleted + the sim's own changes of one epoch
+        assert 300 < increment["rows"] < 600, increment
+        assert "live rows after" not in increment["note"], increment["note"]
+        assert increment["wall_s"] > 0
