@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--postgres", default=ADMIN_URL, help="PostgreSQL admin URL")
     parser.add_argument(
+        "--sim-cache",
+        default=str(tools.REPO / ".bench" / "sim-cache"),
+        help="dap-sim's cache of produced job files, kept between runs ('' for none)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="folder of latest.json and latest.png (default bench/results, with --quick "
@@ -85,6 +90,7 @@ def options_from(args: argparse.Namespace, workdir: Path) -> Options:
         with_target_postgres=not args.no_target_postgres,
         workdir=workdir,
         postgres_url=args.postgres,
+        sim_cache=args.sim_cache,
     )
 
 

@@ -49,6 +49,7 @@ class Options:
     with_target_postgres: bool
     workdir: Path
     postgres_url: str
+    sim_cache: str  # dap-sim serve --cache-dir ("": none)
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Bench:
                 seed=opts.seed,
                 job_latency=opts.job_latency,
                 rate_limit_factor=0.0,
+                cache_dir=opts.sim_cache,
             )
             self._snapshot_rows, self._snapshot_at = self._warm_jobs({})
         return self._sim
@@ -373,6 +375,7 @@ class Bench:
                 seed=opts.seed,
                 job_latency=opts.job_latency,
                 rate_limit_factor=1.0,
+                cache_dir=opts.sim_cache,
             )
             try:
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from tap_dap.sim import catalog, errors, formats
 from tap_dap.sim.auth import Authority
+from tap_dap.sim.cache import ProductionCache
 from tap_dap.sim.dataset import DATASET_FILE, Dataset
 from tap_dap.sim.faults import Fault, FaultPlan
 from tap_dap.sim.jobs import Job, JobRegistry
@@ -113,7 +114,8 @@ class App:
             seed=options.fault_seed,
         )
         self.jobs = JobRegistry(self.data_dir / "jobs")
-        self.producer = Producer(workers=options.workers)
+        cache = ProductionCache(Path(options.cache_dir)) if options.cache_dir else None
+        self.producer = Producer(workers=options.workers, cache=cache)
         self.stats = Stats()
 
     def close(self) -> None:
@@ -443,6 +445,7 @@ class App:
             "rate_limited": stats.rate_limited,
             "faults_fired": dict(self.faults.fired),
             "jobs_created": self.jobs.created,
+            "production_cache_hits": self.producer.cache.hits if self.producer.cache else 0,
             "bytes_served": stats.bytes_served,
         }
 

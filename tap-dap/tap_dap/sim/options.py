@@ -8,7 +8,7 @@ from typing import Any
 from tap_dap.sim.production import default_workers
 
 # Options that only take effect when the server starts.
-STARTUP_ONLY = frozenset({"host", "port", "workers", "faults"})
+STARTUP_ONLY = frozenset({"host", "port", "workers", "faults", "cache_dir"})
 
 
 @dataclass
@@ -29,6 +29,7 @@ class ServeOptions:
     fault_seed: int = 0
     workers: int = field(default_factory=default_workers)  # production processes (0: inline)
     gzip_level: int = 1
+    cache_dir: str = ""  # keep produced files here and reuse them across servers ("": off)
     verbose: bool = False  # log each request (method and path, never query strings)
 
     def update(self, changes: dict[str, Any]) -> None:

@@ -18,10 +18,14 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tap_dap.sim.dataset import Dataset
 from tap_dap.sim.formats import encoder_for
 from tap_dap.sim.tables import Record, World
+
+if TYPE_CHECKING:  # the cache module imports this one
+    from tap_dap.sim.cache import ProductionCache
 
 _BATCH = 2_000  # records encoded and compressed at a time
 
@@ -123,8 +127,11 @@ def produce_chunk(spec: JobSpec, chunk: _Chunk) -> list[ProducedFile]:
 class Producer:
     """Runs jobs: small ones in threads, large ones split over worker processes."""
 
-    def __init__(self, *, workers: int, inline_rows: int = 50_000) -> None:
+    def __init__(
+        self, *, workers: int, inline_rows: int = 50_000, cache: ProductionCache | None = None
+    ) -> None:
         self._workers = workers
+        self.cache = cache
         self._inline_rows = inline_rows
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dap-sim-job")
         self._processes: ProcessPoolExecutor | None = None
@@ -135,6 +142,15 @@ class Producer:
         return self._threads.submit(self._run, spec, ordinal_count)
 
     def _run(self, spec: JobSpec, ordinal_count: int) -> list[ProducedFile]:
+        cached = self.cache.fetch(spec) if self.cache else None
+        if cached is not None:
+            return cached
+        files = self._produce(spec, ordinal_count)
+        if self.cache:
+            self.cache.store(spec, files)
+        return files
+
+    def _produce(self, spec: JobSpec, ordinal_count: int) -> list[ProducedFile]:
         chunks = _chunks(ordinal_count, spec.rows_per_file, self._workers)
         executor: Executor | None = None
         if self._workers > 0 and ordinal_count > self._inline_rows and len(chunks) > 1:
