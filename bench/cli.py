@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-target-postgres", action="store_true", help="skip MeltanoLabs target-postgres"
     )
+    parser.add_argument(
+        "--no-meltano",
+        action="store_true",
+        help="skip `meltano run` (the plain pipe stands for us; no `meltano install`)",
+    )
     parser.add_argument("--postgres", default=ADMIN_URL, help="PostgreSQL admin URL")
     parser.add_argument(
         "--sim-cache",
@@ -88,6 +93,7 @@ def options_from(args: argparse.Namespace, workdir: Path) -> Options:
         seed=args.seed,
         with_official=not args.no_official,
         with_target_postgres=not args.no_target_postgres,
+        with_meltano=not args.no_meltano,
         workdir=workdir,
         postgres_url=args.postgres,
         sim_cache=args.sim_cache,
@@ -104,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_official:
         tools.ensure_official_client()
-    if args.scenarios & {3, 4, 5}:  # meltano run, and target-postgres
-        tools.ensure_meltano_plugins()
+    meltano_needed = not args.no_meltano and args.scenarios & {3, 4, 5}
+    if meltano_needed or (not args.no_target_postgres and 3 in args.scenarios):
+        tools.ensure_meltano_plugins()  # meltano run, and target-postgres
     with tempfile.TemporaryDirectory(prefix="dap-bench-") as folder:
         options = options_from(args, Path(folder))
         bench = Bench(options, progress)

@@ -47,6 +47,7 @@ class Options:
     seed: int
     with_official: bool
     with_target_postgres: bool
+    with_meltano: bool
     workdir: Path
     postgres_url: str
     sim_cache: str  # dap-sim serve --cache-dir ("": none)
@@ -231,35 +232,49 @@ class Bench:
 
     # -- scenario 3: the initial load into PostgreSQL ----------------------------------------
 
-    def _load(self, tool: str, database: str, index: int) -> tuple[Measurement, Loaded]:
-        """One initial load of submissions by ``tool`` into ``database``."""
+    def _load(
+        self,
+        tool: str,
+        database: str,
+        index: int,
+        sim: Simulator | None = None,
+        tables: list[str] | None = None,
+    ) -> tuple[Measurement, Loaded]:
+        """One initial load by ``tool`` into ``database``: submissions from the shared
+        simulator, or every table (``tables`` None) of ``sim``."""
+        sim = sim or self.sim
+        tap_config = sim.tap_config(tables=tables) if tables else sim.tap_config()
         url = self.pg.url(database)
+        label = f"{'-'.join(tables or ['all'])}-{index}"
         if tool == MELTANO:
-            system_db = self.workdir / f"meltano-{index}.db"
+            system_db = self.workdir / f"meltano-{label}.db"
             system_db.unlink(missing_ok=True)
-            env = self.tools.meltano_env(self.tap_config(), url, system_db)
+            env = self.tools.meltano_env(tap_config, url, system_db)
             measured = run_pipeline([self.tools.meltano_run()], env=env, cwd=REPO, log=self.log)
             return measured, Loaded(database, system_db)
         if tool == PIPE:
-            states = self.workdir / f"pipe-state-{index}.jsonl"
-            commands = [self.tools.tap_command(self.tap_config()), self.tools.target_command(url)]
+            states = self.workdir / f"pipe-state-{label}.jsonl"
+            commands = [self.tools.tap_command(tap_config), self.tools.target_command(url)]
             measured = run_pipeline(commands, stdout=states, log=self.log)
             return measured, Loaded(database, _last_state(states))
         if tool == TARGET_POSTGRES:
             commands = [
-                self.tools.tap_command(self.tap_config()),
+                self.tools.tap_command(tap_config),
                 self.tools.target_postgres_command(url),
             ]
             return run_pipeline(commands, log=self.log), Loaded(database)
-        env = {**self._base_env(), **self.sim.official_env()}
-        command = self.tools.official_command("initdb", url, TABLE)
+        env = {**self._base_env(), **sim.official_env()}
+        command = self.tools.official_command("initdb", url, ",".join(tables or ["all"]))
         return run_pipeline([command], env=env, cwd=self.workdir, log=self.log), Loaded(database)
 
     def _base_env(self) -> dict[str, str]:
         return {k: v for k, v in os.environ.items() if not k.startswith("DAP_")}
 
+    def ours(self) -> list[str]:
+        return [MELTANO, PIPE] if self.options.with_meltano else [PIPE]
+
     def initial_tools(self) -> list[str]:
-        tools = [MELTANO, PIPE]
+        tools = self.ours()
         if self.options.with_target_postgres:
             tools.append(TARGET_POSTGRES)
         if self.options.with_official:
@@ -274,7 +289,7 @@ class Bench:
 
             def one_run(index: int, tool: str = tool, result: Result = result) -> Measurement:
                 database = self.pg.create("initial")
-                measurement, loaded = self._load(tool, database, index)
+                measurement, loaded = self._load(tool, database, index, tables=[TABLE])
                 soft = tool in (MELTANO, PIPE)
                 self._check_rows(result, self.pg.count(database, QUALIFIED, live_only=soft), rows)
                 if tool == TARGET_POSTGRES:  # no increment follows
@@ -309,13 +324,14 @@ class Bench:
     # -- scenario 4: an increment ------------------------------------------------------------
 
     def increment(self) -> None:
-        tools = [MELTANO, PIPE] + ([SYNCDB] if self.options.with_official else [])
+        tools = self.ours() + ([SYNCDB] if self.options.with_official else [])
         initial_of = {MELTANO: MELTANO, PIPE: PIPE, SYNCDB: INITDB}
         for tool in tools:
             if initial_of[tool] not in self.loaded:
                 self.progress(f"  loading with {initial_of[tool]} first (untimed)")
                 database = self.pg.create("initial")
-                _, self.loaded[initial_of[tool]] = self._load(initial_of[tool], database, 99)
+                loaded = self._load(initial_of[tool], database, 99, tables=[TABLE])[1]
+                self.loaded[initial_of[tool]] = loaded
         self.progress(f"dap-sim advance --churn {CHURN}")
         self.sim.advance([CHURN])
         rows, _ = self._warm_jobs({"since": self._snapshot_at})
@@ -365,10 +381,12 @@ class Bench:
         data = self.workdir / "sim-namespace"
         shutil.rmtree(data, ignore_errors=True)
         self.progress(f"dap-sim: whole canvas namespace at scale {opts.namespace_scale:,}")
-        tools = [MELTANO] + (["dap initdb --table all"] if opts.with_official else [])
+        tools = self.ours()[:1] + ([INITDB] if opts.with_official else [])
         measured_rows: dict[str, int] = {}
         for tool in tools:
-            result = Result("5 whole namespace", tool, 0)
+            label = f"{INITDB} --table all" if tool == INITDB else tool
+            result = Result("5 whole namespace", label, 0)
+            # a fresh process per tool: each has the whole rate budget and its own 429 count
             sim = Simulator(
                 data,
                 scale=opts.namespace_scale,
@@ -384,23 +402,10 @@ class Bench:
                 ) -> Measurement:
                     database = self.pg.create("namespace")
                     try:
-                        url = self.pg.url(database)
                         limited = sim.rate_limited()
-                        if tool == MELTANO:
-                            system_db = self.workdir / f"meltano-namespace-{index}.db"
-                            system_db.unlink(missing_ok=True)
-                            env = self.tools.meltano_env(sim.tap_config(), url, system_db)
-                            command = self.tools.meltano_run()
-                            measured = run_pipeline([command], env=env, cwd=REPO, log=self.log)
-                        else:
-                            env = {**self._base_env(), **sim.official_env()}
-                            command = self.tools.official_command("initdb", url, "all")
-                            measured = run_pipeline(
-                                [command], env=env, cwd=self.workdir, log=self.log
-                            )
-                        drawn = sim.rate_limited() - limited
-                        result.note += f"HTTP 429 drawn: {drawn}; "
-                        rows = self.pg.schema_rows(database, "canvas", live_only=tool == MELTANO)
+                        measured, _ = self._load(tool, database, index, sim=sim)
+                        result.note += f"HTTP 429 drawn: {sim.rate_limited() - limited}; "
+                        rows = self.pg.schema_rows(database, "canvas", live_only=tool != INITDB)
                         measured_rows[tool] = result.rows = rows
                         return measured
                     finally:
