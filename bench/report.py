@@ -63,10 +63,7 @@ def compare(results: Sequence[Result]) -> None:
 
 
 def _rss(result: Result) -> str:
-    shown = {
-        name: mb for name, mb in result.peak_rss_mb.items() if name not in ("meltano", "dap-sim")
-    }
-    return ", ".join(f"{name} {mb:.0f}" for name, mb in shown.items()) or "-"
+    return ", ".join(f"{name} {mb:.0f}" for name, mb in result.peak_rss_mb.items()) or "-"
 
 
 def _ratio(value: float | None) -> str:
