@@ -7,6 +7,7 @@ latest.png (or the --out folder). See bench/README.md for what each scenario mea
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -55,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: print the table of a saved latest.json, draw its .png again",
+    )
+    parser.add_argument(
         "--no-official", action="store_true", help="skip the official DAP CLI (no install)"
     )
     parser.add_argument(
@@ -100,9 +107,28 @@ def options_from(args: argparse.Namespace, workdir: Path) -> Options:
     )
 
 
+def _print_table(results: list[report.Result]) -> None:
+    print()
+    print(report.table(results))
+    print(
+        "\nvs official: the official CLI's wall time / this one's (x faster); "
+        "vs COPY: this one's rows/s / PostgreSQL COPY's. Scenarios 1-4: jobs produced\n"
+        "before the clock starts (job wait excluded for all); 5: the same job latency "
+        "for all.",
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
+    if args.render:
+        results, settings = report.from_json(json.loads(args.render.read_text()))
+        _print_table(results)
+        chart = args.render.with_suffix(".png")
+        report.chart(results, chart, settings)
+        print(f"wrote {chart}")
+        return 0
     started = time.perf_counter()
 
     def progress(message: str) -> None:
@@ -131,14 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             report.compare(bench.results)
             bench.settings["total_s"] = round(time.perf_counter() - started)
-            print()
-            print(report.table(bench.results))
-            print(
-                "\nvs official: the official CLI's wall time / this one's (x faster); "
-                "vs COPY: this one's rows/s / PostgreSQL COPY's. Scenarios 1-4: jobs produced\n"
-                "before the clock starts (job wait excluded for all); 5: the same job latency "
-                "for all."
-            )
+            _print_table(bench.results)
             written = report.write(bench.results, bench.settings, args.out)
             print(f"wrote {', '.join(map(str, written))}", flush=True)
     failed = [r for r in bench.results if r.note.startswith("failed")]

@@ -7,7 +7,7 @@ import json
 import platform
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,13 @@ def to_json(results: Sequence[Result], settings: dict[str, Any]) -> dict[str, An
             for r in results
         ],
     }
+
+
+def from_json(data: dict[str, Any]) -> tuple[list[Result], dict[str, Any]]:
+    """The results and settings of a latest.json, to print or draw again."""
+    names = {f.name for f in fields(Result)}
+    results = [Result(**{k: v for k, v in item.items() if k in names}) for item in data["results"]]
+    return results, data["settings"]
 
 
 def write(results: Sequence[Result], settings: dict[str, Any], out_dir: Path) -> list[Path]:
