@@ -158,6 +158,7 @@ def chart(results: Sequence[Result], path: Path, settings: dict[str, Any]) -> No
     axes.barh(positions, [r.rows_per_s for r in measured], color=colours)
     axes.set_yticks(positions, labels, fontsize=8)
     axes.set_xscale("log")
+    axes.set_xlim(right=max(r.rows_per_s for r in measured) * 4)  # room for the labels
     axes.set_xlabel("rows per second (log scale; median of runs)")
     for position, r in zip(positions, measured, strict=True):
         axes.text(r.rows_per_s, position, f" {r.rows_per_s:,.0f}", va="center", fontsize=7)
