@@ -133,6 +133,7 @@ class Bench:
         runs: int,
         one_run: Callable[[int], Measurement],
         sim: Simulator | None = None,
+        fewer_runs_because: str = "slow baseline",
     ) -> None:
         """Run ``one_run`` ``runs`` times into ``result``; a failure becomes its note."""
         self.results.append(result)
@@ -154,7 +155,7 @@ class Bench:
             if produced_ahead and created != jobs_before and "job" not in result.note:
                 result.note += "asked for a job not produced ahead: includes its production; "
         if runs < self.options.runs:
-            result.note += f"{runs} run(s): slow baseline; "
+            result.note += f"{runs} run(s): {fewer_runs_because}; "
 
     def _check_rows(self, result: Result, found: int, expected: int) -> None:
         if found != expected and "rows" not in result.note:
@@ -326,11 +327,17 @@ class Bench:
     def increment(self) -> None:
         tools = self.ours() + ([SYNCDB] if self.options.with_official else [])
         initial_of = {MELTANO: MELTANO, PIPE: PIPE, SYNCDB: INITDB}
-        for tool in tools:
+        for tool in list(tools):
             if initial_of[tool] not in self.loaded:
                 self.progress(f"  loading with {initial_of[tool]} first (untimed)")
                 database = self.pg.create("initial")
-                loaded = self._load(initial_of[tool], database, 99, tables=[TABLE])[1]
+                try:
+                    loaded = self._load(initial_of[tool], database, 99, tables=[TABLE])[1]
+                except CommandFailedError as error:
+                    failed = f"failed: the initial load: {str(error).splitlines()[0]}"
+                    self.results.append(Result("4 increment", tool, 0, note=failed))
+                    tools.remove(tool)
+                    continue
                 self.loaded[initial_of[tool]] = loaded
         self.progress(f"dap-sim advance --churn {CHURN}")
         self.sim.advance([CHURN])
@@ -411,7 +418,7 @@ class Bench:
                     finally:
                         self.pg.drop(database)
 
-                self._measure(result, 1, one_run, sim=sim)
+                self._measure(result, 1, one_run, sim=sim, fewer_runs_because="scenario 5")
             finally:
                 sim.close()
         if len(set(measured_rows.values())) > 1:
