@@ -31,6 +31,7 @@ CHURN = f"{TABLE}:0.1:0.01"  # the increment: 10% of the rows updated, 1% delete
 
 MELTANO = "meltano run tap-dap target-dap-sql"
 PIPE = "tap-dap | target-dap-sql"
+PIPE_BATCH = "tap-dap (BATCH) | target-dap-sql"
 TARGET_POSTGRES = "tap-dap | target-postgres"
 INITDB = "dap initdb"
 SYNCDB = "dap syncdb"
@@ -146,7 +147,7 @@ class Bench:
             try:
                 measurement = one_run(index)
             except CommandFailedError as error:
-                result.note = f"failed: {str(error).splitlines()[0]}"
+                result.note = f"failed: {_failure(error)}"
                 self.progress(f"  FAILED: {error}")
                 return
             result.add(measurement)
@@ -187,12 +188,7 @@ class Bench:
 
         def batch_run(_: int) -> Measurement:
             with tempfile.TemporaryDirectory(dir=self.workdir) as folder:
-                config = self.tap_config(
-                    batch_config={
-                        "encoding": {"format": "jsonl", "compression": "gzip"},
-                        "storage": {"root": f"file://{folder}", "prefix": "batch-"},
-                    }
-                )
+                config = self.tap_config(batch_config=_batch_config(folder))
                 return run_pipeline([self.tools.tap_command(config)], log=self.log)
 
         self._measure(batch, self.options.runs, batch_run)
@@ -258,6 +254,11 @@ class Bench:
             commands = [self.tools.tap_command(tap_config), self.tools.target_command(url)]
             measured = run_pipeline(commands, stdout=states, log=self.log)
             return measured, Loaded(database, _last_state(states))
+        if tool == PIPE_BATCH:
+            with tempfile.TemporaryDirectory(dir=self.workdir) as folder:
+                config = {**tap_config, "batch_config": _batch_config(folder)}
+                commands = [self.tools.tap_command(config), self.tools.target_command(url)]
+                return run_pipeline(commands, log=self.log), Loaded(database)
         if tool == TARGET_POSTGRES:
             commands = [
                 self.tools.tap_command(tap_config),
@@ -276,6 +277,8 @@ class Bench:
 
     def initial_tools(self) -> list[str]:
         tools = self.ours()
+        if "batch" in self.tools.tap_capabilities():
+            tools.append(PIPE_BATCH)
         if self.options.with_target_postgres:
             tools.append(TARGET_POSTGRES)
         if self.options.with_official:
@@ -291,9 +294,9 @@ class Bench:
             def one_run(index: int, tool: str = tool, result: Result = result) -> Measurement:
                 database = self.pg.create("initial")
                 measurement, loaded = self._load(tool, database, index, tables=[TABLE])
-                soft = tool in (MELTANO, PIPE)
+                soft = tool in (MELTANO, PIPE, PIPE_BATCH)
                 self._check_rows(result, self.pg.count(database, QUALIFIED, live_only=soft), rows)
-                if tool == TARGET_POSTGRES:  # no increment follows
+                if tool in (TARGET_POSTGRES, PIPE_BATCH):  # no increment follows
                     self.pg.drop(database)
                     return measurement
                 previous = self.loaded.pop(tool, None)
@@ -334,7 +337,7 @@ class Bench:
                 try:
                     loaded = self._load(initial_of[tool], database, 99, tables=[TABLE])[1]
                 except CommandFailedError as error:
-                    failed = f"failed: the initial load: {str(error).splitlines()[0]}"
+                    failed = f"failed: the initial load: {_failure(error)}"
                     self.results.append(Result("4 increment", tool, 0, note=failed))
                     tools.remove(tool)
                     continue
@@ -447,6 +450,22 @@ class Bench:
             if self._sim is not None:
                 self._sim.close()
             self.pg.drop_all()
+
+
+def _failure(error: CommandFailedError) -> str:
+    """What failed and why: `exit codes [0, 1] of a | b: <its last error line>`."""
+    head, *log = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # the processes of a pipe share one log: the error is not always its last line
+    errors = [line for line in log if "error" in line.lower()] or log
+    return f"{head.split(';')[0]}: {errors[-1]}" if errors else head
+
+
+def _batch_config(folder: str) -> dict[str, Any]:
+    """The SDK's batch_config: gzip JSONL files in ``folder``, BATCH messages naming them."""
+    return {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{folder}", "prefix": "batch-"},
+    }
 
 
 def _last_state(states: Path) -> Path:
