@@ -18,14 +18,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tap_dap.downloads import FileCancelledError, SpoolFile
-from tap_dap.errors import DownloadError
-from tap_dap.inflate import InflateError, inflater
+from tap_dap.downloads import FileCancelledError, RestOfFile, SpoolFile
+from tap_dap.inflate import READ_BYTES, LineInflater
 
-#: Compressed bytes inflated at a time: about 150 KiB of JSONL, a block that stays in the
-#: CPU caches while it is encoded. (Bounding the output instead costs a copy of the rest
-#: of the input on every call.)
-READ_BYTES = 32 * 1024
 QUEUE_BLOCKS = 32
 
 
@@ -116,11 +111,9 @@ def _decode(
     max_refetches: int,
 ) -> None:
     spool = decoded.spool
-    inflate = inflater()
-    pending = b""
+    lines = LineInflater(describe)
     lines_done = 0
-    position = 0
-    refetches = 0
+    rest = RestOfFile(spool, refetch, describe, max_refetches)
 
     def emit(block: bytes) -> None:
         nonlocal lines_done
@@ -130,37 +123,15 @@ def _decode(
     spool.wait_beyond(0)  # the file exists from its first byte (or its end) on
     with spool.path.open("rb") as handle:
         while True:
-            size = spool.wait_beyond(position)
-            if size > position:
-                data = handle.read(min(size - position, READ_BYTES))
-                position += len(data)
-                while data:
-                    try:
-                        out = inflate.decompress(data)
-                    except InflateError as error:
-                        raise DownloadError(
-                            f"{describe}: not a valid gzip file ({error})"
-                        ) from None
-                    data = b""
-                    if inflate.eof and inflate.unused_data.strip(b"\0"):
-                        data = inflate.unused_data  # another gzip member follows
-                        inflate = inflater()
-                    pending += out
-                    cut = pending.rfind(b"\n") + 1
-                    if cut:
-                        emit(pending[:cut])
-                        pending = pending[cut:]
+            size = spool.wait_beyond(lines.fed)
+            if size > lines.fed:
+                data = handle.read(min(size - lines.fed, READ_BYTES))
+                for block in lines.feed(data):
+                    emit(block)
                 continue
-            if inflate.eof or position == 0:
-                break  # the whole gzip stream (an empty object holds no records)
-            refetches += 1
-            if refetches > max_refetches:
-                raise DownloadError(
-                    f"{describe}: the file ends inside its gzip stream (truncated at byte "
-                    f"{position}) after {refetches} downloads"
-                )
-            spool.reopen()
-            refetch(spool)
-            spool.finish()
-        if pending.strip():
-            emit(pending + b"\n")
+            if lines.complete:
+                break
+            rest.download()
+        last = lines.rest()
+        if last is not None:
+            emit(last)

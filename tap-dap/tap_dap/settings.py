@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from singer_sdk import typing as th
 
@@ -189,6 +192,56 @@ def _names(value: Any) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class BatchSettings:
+    """Where and how BATCH files are written: the SDK's standard `batch_config` setting,
+    with what tap-dap supports of it (JSONL, gzip or not, a local `file://` root)."""
+
+    root: Path
+    prefix: str
+    gzip: bool
+
+    @property
+    def encoding(self) -> dict[str, str]:
+        """The `encoding` member of the BATCH messages."""
+        return {"format": "jsonl", "compression": "gzip" if self.gzip else "none"}
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any]) -> BatchSettings:
+        """Read `batch_config`; a part tap-dap does not support is one clear error."""
+        encoding = raw.get("encoding") or {}
+        storage = raw.get("storage") or {}
+        file_format = encoding.get("format") or "jsonl"
+        if file_format != "jsonl":
+            raise ConfigError(
+                f"batch_config.encoding.format {file_format!r} is not supported: use jsonl"
+            )
+        compression = encoding.get("compression") or "none"
+        if compression not in ("gzip", "none"):
+            raise ConfigError(
+                f"batch_config.encoding.compression {compression!r} is not supported: "
+                "use gzip or none"
+            )
+        root = storage.get("root")
+        if not root:
+            raise ConfigError("batch_config.storage.root is not set: set it to a file:// URL")
+        return cls(_local_path(str(root)), str(storage.get("prefix") or ""), compression == "gzip")
+
+
+def _local_path(root: str) -> Path:
+    """A `file://` URL (or a plain path) as an absolute local path."""
+    parsed = urlparse(root)
+    if parsed.scheme not in ("", "file"):
+        raise ConfigError(
+            f"batch_config.storage.root {root!r}: only local file:// roots are supported"
+        )
+    if parsed.scheme == "":
+        return Path(root).resolve()
+    # file:///abs/dir, or file://./rel/dir as some SDK examples write a relative root
+    host = parsed.netloc if parsed.netloc not in ("", "localhost") else ""
+    return Path(url2pathname(host + parsed.path)).resolve()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resolved settings; the one place that knows setting names and fallbacks."""
 
@@ -212,6 +265,7 @@ class Settings:
     max_retries: int
     request_timeout: float
     verify: bool | str
+    batch: BatchSettings | None = None
 
     @classmethod
     def from_config(
@@ -257,6 +311,9 @@ class Settings:
             max_retries=int(config.get("max_retries", 6)),
             request_timeout=float(config.get("request_timeout", 60)),
             verify=verify,
+            batch=BatchSettings.from_config(raw_batch)
+            if (raw_batch := config.get("batch_config"))
+            else None,
         )
 
     def credentials(self) -> tuple[str, str]:

@@ -55,6 +55,7 @@ class TapDap(Tap):
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
         TapCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.BATCH,
         PluginCapabilities.ABOUT,
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
@@ -69,8 +70,6 @@ class TapDap(Tap):
     @cached_property
     def settings(self) -> Settings:
         """The resolved settings."""
-        if self.config.get("batch_config"):
-            self.logger.warning("batch_config is not supported yet: records go out as RECORD")
         return Settings.from_config(self.config)
 
     @cached_property
