@@ -66,10 +66,10 @@ def test_a_state_is_emitted_after_each_file_with_the_files_counted(
 
 
 def test_increments_chain_and_bring_updates_deletes_and_schema_changes(
-    dap_sim_factory: Callable[..., SimServer], tmp_path: Path
+    dap_sim_factory: Callable[..., SimServer], tmp_path: Path, emit_mode: dict[str, Any]
 ) -> None:
     dap_sim = dap_sim_factory(scale=40_000)  # big enough for an epoch to delete rows
-    config = sim_config(dap_sim, tables=TABLES)
+    config = sim_config(dap_sim, tables=TABLES, **emit_mode)
     first = run_tap(tmp_path / "0", config)
     replica = Replica().apply(first)
     state: dict[str, Any] = first.state
