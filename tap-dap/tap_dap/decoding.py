@@ -1,10 +1,11 @@
 """Spool file -> gzip -> blocks of whole JSONL lines, in decode threads.
 
 A decode thread follows its spool file as the download grows it, so a file is decoded
-while it downloads. The inflater releases the GIL, so inflating runs on one core while
-the main thread turns the previous blocks into RECORD messages (`tap_dap.records`) on
-another. Blocks are small (about 150 KiB: they stay in the CPU caches) and wait in a
-short queue per file: memory stays flat whatever the size of the file.
+while it downloads (`spool_lines`; BATCH mode's writer threads read files the same way).
+The inflater releases the GIL, so inflating runs on one core while the main thread turns
+the previous blocks into RECORD messages (`tap_dap.records`) on another. Blocks are small
+(about 150 KiB: they stay in the CPU caches) and wait in a short queue per file: memory
+stays flat whatever the size of the file.
 
 A file that ends inside its gzip stream (a truncated object) is downloaded again from
 where it stopped; because an object's bytes never change, decoding simply continues and
@@ -18,7 +19,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tap_dap.downloads import FileCancelledError, RestOfFile, SpoolFile
+from tap_dap.downloads import FileCancelledError, SpoolFile
+from tap_dap.errors import DownloadError
 from tap_dap.inflate import READ_BYTES, LineInflater
 
 QUEUE_BLOCKS = 32
@@ -93,7 +95,8 @@ class DecodePool:
         self, decoded: DecodedFile, refetch: Callable[[SpoolFile], None], describe: str
     ) -> None:
         try:
-            _decode(decoded, refetch, describe, self._max_refetches)
+            for block in spool_lines(decoded.spool, refetch, describe, self._max_refetches):
+                decoded.put(block)
             decoded.put(_End())
         except FileCancelledError:
             return
@@ -104,34 +107,37 @@ class DecodePool:
                 return
 
 
-def _decode(
-    decoded: DecodedFile,
+def spool_lines(
+    spool: SpoolFile,
     refetch: Callable[[SpoolFile], None],
     describe: str,
     max_refetches: int,
-) -> None:
-    spool = decoded.spool
+) -> Iterator[LineBlock]:
+    """The line blocks of a spool file, following it while it downloads; a file cut short
+    is downloaded again from where it stopped (`refetch`), up to `max_refetches` times."""
     lines = LineInflater(describe)
     lines_done = 0
-    rest = RestOfFile(spool, refetch, describe, max_refetches)
-
-    def emit(block: bytes) -> None:
-        nonlocal lines_done
-        decoded.put(LineBlock(block, lines_done + 1))
-        lines_done += block.count(b"\n")
-
+    refetches = 0
     spool.wait_beyond(0)  # the file exists from its first byte (or its end) on
     with spool.path.open("rb") as handle:
         while True:
             size = spool.wait_beyond(lines.fed)
             if size > lines.fed:
-                data = handle.read(min(size - lines.fed, READ_BYTES))
-                for block in lines.feed(data):
-                    emit(block)
+                for block in lines.feed(handle.read(min(size - lines.fed, READ_BYTES))):
+                    yield LineBlock(block, lines_done + 1)
+                    lines_done += block.count(b"\n")
                 continue
             if lines.complete:
                 break
-            rest.download()
-        last = lines.rest()
-        if last is not None:
-            emit(last)
+            refetches += 1
+            if refetches > max_refetches:
+                raise DownloadError(
+                    f"{describe}: the file ends inside its gzip stream (truncated at byte "
+                    f"{lines.fed}) after {refetches} downloads"
+                )
+            spool.reopen()
+            refetch(spool)
+            spool.finish()
+    last = lines.rest()
+    if last is not None:
+        yield LineBlock(last, lines_done + 1)

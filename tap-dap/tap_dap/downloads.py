@@ -167,16 +167,6 @@ class SpoolFile:
                 raise self.error
             return self.written
 
-    def wait_complete(self) -> None:
-        """Block until the download ended; raises what broke it."""
-        with self._cond:
-            while not self.complete and self.error is None:
-                if self.cancelled:
-                    raise FileCancelledError(self.object_id)
-                self._cond.wait(timeout=1.0)
-            if self.error is not None:
-                raise self.error
-
     def discard(self) -> int:
         """Stop using the file and remove it; the bytes it freed."""
         with self._cond:
@@ -186,36 +176,6 @@ class SpoolFile:
             self._handle.close()
         self.path.unlink(missing_ok=True)
         return self.written
-
-
-class RestOfFile:
-    """Downloads the rest of a file that ends inside its gzip stream (a truncated object),
-    a bounded number of times: the object's bytes never change, so decoding continues."""
-
-    def __init__(
-        self,
-        spool: SpoolFile,
-        refetch: Callable[[SpoolFile], None],
-        describe: str,
-        max_refetches: int,
-    ) -> None:
-        self._spool = spool
-        self._refetch = refetch
-        self._describe = describe
-        self._max_refetches = max_refetches
-        self._downloads = 0
-
-    def download(self) -> None:
-        """Append the rest of the object to the spool, or fail after too many tries."""
-        self._downloads += 1
-        if self._downloads > self._max_refetches:
-            raise DownloadError(
-                f"{self._describe}: the file ends inside its gzip stream (truncated at byte "
-                f"{self._spool.written}) after {self._downloads} downloads"
-            )
-        self._spool.reopen()
-        self._refetch(self._spool)
-        self._spool.finish()
 
 
 class Downloader:

@@ -198,16 +198,16 @@ class TableRun:
         )
 
     def batch_files(
-        self, job: Job, task_for: Callable[[int, Path, str], BatchFileTask]
+        self, job: Job, task_for: Callable[[int, str], BatchFileTask]
     ) -> Iterator[tuple[str, str, Future[BatchFileResult]]]:
         """The files still to emit, in order, as batch files (BATCH mode); `task_for`
-        says how to write file number `index` from its spool."""
+        says how to write file number `index`."""
         pool = self._plan.batch_pool
         assert pool is not None, "batch files of a run without batch_config"
         return self._in_order(
             job,
             lambda index, spool, refetch, describe: pool.submit(
-                spool, refetch, task_for(index, spool.path, describe)
+                spool, refetch, task_for(index, describe)
             ),
         )
 

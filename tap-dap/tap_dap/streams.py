@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream, metrics
@@ -188,9 +187,8 @@ class DapStream(Stream):
         assert batch is not None
         dropped = tuple(self._deselected_fields())
 
-        def task_for(index: int, source: Path, describe: str) -> BatchFileTask:
+        def task_for(index: int, describe: str) -> BatchFileTask:
             return BatchFileTask(
-                source=source,
                 target=batch_path(batch, self.name, job.id, index),
                 gzip=batch.gzip,
                 dropped_fields=dropped,
