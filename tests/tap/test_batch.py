@@ -105,7 +105,7 @@ def test_deletes_and_increments_go_out_uncompressed_when_asked(
     [
         (
             {"encoding": {"format": "parquet"}, "storage": {"root": "file:///tmp"}},
-            "batch_config.encoding.format 'parquet' is not supported: use jsonl",
+            "'parquet' is not one of ['jsonl'] in config['batch_config']['encoding']['format']",
         ),
         (
             {"encoding": {"format": "jsonl"}, "storage": {"root": "s3://bucket/dap"}},
