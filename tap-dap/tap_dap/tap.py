@@ -27,7 +27,7 @@ from tap_dap.errors import ConfigError, TapDapError
 from tap_dap.jobs import TableRef
 from tap_dap.output import SingerOutput
 from tap_dap.planner import PlannedTable, RunPlan
-from tap_dap.schema import translate
+from tap_dap.schema import translate, version_of
 from tap_dap.settings import CONFIG_SCHEMA, Settings
 from tap_dap.streams import DapStream, stream_id
 
@@ -184,14 +184,15 @@ class TapDap(Tap):
             if not settings.wants_table(namespace, table):
                 continue
             root = entry.metadata.root
+            schema = entry.schema.to_dict()
             streams.append(
                 DapStream(
                     self,
                     namespace=namespace,
                     table=table,
-                    schema=entry.schema.to_dict(),
+                    schema=schema,
                     key_properties=list(entry.key_properties or root.table_key_properties or ()),
-                    schema_version=None,
+                    schema_version=version_of(schema),
                 )
             )
         return streams

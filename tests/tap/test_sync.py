@@ -134,3 +134,6 @@ def test_a_stale_catalog_gets_the_new_schema_before_records_of_the_new_shape(
     assert second.bookmark(stream)["schema_version"] == first.bookmark(stream)["schema_version"] + 1
     replica.apply(second)
     final_records_equal_truth(replica, dap_sim, stream)
+    # the next run starts with the stale catalog's SCHEMA again: the new one follows it
+    third = run_tap(tmp_path / "2", config, catalog=catalog, state=second.state)
+    assert [m["schema"]["properties"] for m in third.of_type("SCHEMA", stream)] == [old, new]
