@@ -115,7 +115,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType,
         default=2,
         description="Threads that decompress and convert downloaded files; a table's next "
-        "files are decoded while its current one is written.",
+        "files are decoded while its current one is written. With batch_config, the number "
+        "of batch files written at the same time (2 uses both cores of a 2-core machine).",
     ),
     th.Property(
         "spool_dir",
