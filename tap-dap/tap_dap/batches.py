@@ -23,6 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from singer_sdk.singerlib import Message, SingerMessageType
+
 from tap_dap.decoding import LineBlock, spool_lines
 from tap_dap.downloads import SpoolFile
 from tap_dap.inflate import deflater
@@ -48,10 +50,24 @@ class BatchFileTask:
 
 @dataclass(frozen=True)
 class BatchFileResult:
-    """What a batch file holds."""
+    """A written batch file and what it holds."""
 
+    path: Path
     records: int
     deletes: int
+
+
+@dataclass
+class BatchMessage(Message):
+    """The SDK's BATCH message; `version` as in RECORD messages (the snapshot's table version)."""
+
+    stream: str
+    encoding: dict[str, str]
+    manifest: list[str]
+    version: int | None = None
+
+    def __post_init__(self) -> None:
+        self.type = SingerMessageType.BATCH
 
 
 def batch_path(batch: BatchSettings, stream: str, job_id: str, index: int) -> Path:
@@ -81,7 +97,7 @@ def write_batch_file(blocks: Iterable[LineBlock], task: BatchFileTask) -> BatchF
         partial.unlink(missing_ok=True)
         raise
     partial.replace(task.target)
-    return BatchFileResult(records, deletes)
+    return BatchFileResult(task.target, records, deletes)
 
 
 class BatchPool:

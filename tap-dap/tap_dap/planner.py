@@ -4,9 +4,9 @@ At the first stream's turn the tap knows every selected stream and its bookmark.
 then submits all their jobs (`tap_dap.jobs`), downloads each finished job's files into
 the spool (`tap_dap.downloads`), and decodes a table's files (`tap_dap.decoding`), or
 writes them as batch files (`tap_dap.batches`), when its stream, run by the SDK one after
-another, asks for them. A table whose job is slow
-holds back nobody else's downloads; memory stays bounded (decoded blocks wait in short
-queues, downloaded files on disk within a budget).
+another, asks for them. A table whose job is slow holds back nobody else's downloads;
+memory stays bounded (decoded blocks wait in short queues, downloaded files on disk
+within a budget).
 """
 
 from __future__ import annotations

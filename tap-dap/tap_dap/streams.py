@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream, metrics
 from singer_sdk.helpers import types
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, SDKBatchMessage
 from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
 
-from tap_dap.batches import BatchFileTask, batch_path
+from tap_dap.batches import BatchFileTask, BatchMessage, batch_path
 from tap_dap.bookmarks import INCREMENTAL, SNAPSHOT, Bookmark, JobProgress
 from tap_dap.client import Job
 from tap_dap.errors import JobExpiredError, TapDapError
@@ -196,15 +195,13 @@ class DapStream(Stream):
                 describe=describe,
             )
 
-        encoding = BaseBatchFileEncoding.from_dict(batch.encoding)
         for object_id, _, written in table.batch_files(job, task_for):
             result = written.result()
-            index = running.files_emitted
             self._dap_tap.write_message(
-                SDKBatchMessage(
+                BatchMessage(
                     stream=self.name,
-                    encoding=encoding,
-                    manifest=[batch_path(batch, self.name, job.id, index).as_uri()],
+                    encoding=batch.encoding,
+                    manifest=[result.path.as_uri()],
                     version=running.table_version,
                 )
             )
