@@ -46,9 +46,6 @@ _decode_lines = msgspec.json.Decoder(list[Line]).decode
 _decode_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _encode = msgspec.json.encode
 _TS = b',"_dap_ts":'
-#: Members longer than this hold a field, not only whitespace (`{ }`): no check needed.
-_SHORT = 8
-_OPEN_BRACE = ord("{")
 _DELETED_AT = b',"_sdc_deleted_at":'
 
 
@@ -101,15 +98,13 @@ class RecordEncoder:
 
         The pieces of all records go into one list and are joined once: per record, that
         is the cheapest way to build bytes in Python (no intermediate concatenations).
-        Key and value are sliced as memoryviews of the raw JSON: the join is their only
-        copy.
         """
         lines = self._decode(block)
         prefix = self._prefix
         end = self._end
         not_deleted = self._not_deleted
         dropped = self._dropped
-        out: list[bytes | memoryview] = []
+        out: list[bytes] = []
         extend = out.extend
         deletes = 0
         for line in lines:
@@ -118,20 +113,19 @@ class RecordEncoder:
                 number = next(i for i, other in enumerate(lines, 1) if other is line)
                 raise LineError(number, "the record has no meta.ts")
             ts = _encode(meta.ts)
-            key = memoryview(line.key)[:-1]  # the key object without its closing brace
+            key = bytes(line.key)[:-1]  # the key object without its closing brace
             if meta.action == "D":
                 deletes += 1
                 extend((prefix, key, _TS, ts, _DELETED_AT, ts, end))
                 continue
-            value = memoryview(line.value)
-            members: bytes | memoryview
-            if not value or value[0] != _OPEN_BRACE:
+            value = bytes(line.value)
+            if value[:1] != b"{":
                 members = b""  # no value object: nothing but the key
             elif dropped:
-                members = self._kept_members(bytes(value))
+                members = self._kept_members(value)
             else:
                 members = value[1:-1]
-            if len(members) > _SHORT or bytes(members).strip():
+            if members.strip():
                 extend((prefix, key, b",", members, _TS, ts, not_deleted))
             else:
                 extend((prefix, key, _TS, ts, not_deleted))
