@@ -6,8 +6,10 @@ option of theirs. The baselines get their fastest documented settings.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -87,6 +89,34 @@ class Tools:
 
     def meltano_run(self) -> list[str]:
         return [self.meltano, "run", "tap-dap", "target-dap-sql"]
+
+    def target_accepts_batch(self) -> bool:
+        """Whether target-dap-sql loads a BATCH message: a one-row probe into DuckDB.
+
+        A probe, not `--about`: an SDK target may load BATCH without declaring it.
+        """
+        folder = self.workdir / "batch-probe"
+        folder.mkdir(exist_ok=True)
+        (folder / "rows.jsonl.gz").write_bytes(gzip.compress(b'{"id": 1}\n'))
+        schema = {"properties": {"id": {"type": "integer"}}, "type": "object"}
+        messages = [
+            {"type": "SCHEMA", "stream": "probe", "schema": schema, "key_properties": ["id"]},
+            {
+                "type": "BATCH",
+                "stream": "probe",
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "manifest": [f"file://{folder / 'rows.jsonl.gz'}"],
+            },
+        ]
+        config = self.config("batch-probe", {"database_url": f"duckdb:///{folder / 'p.duckdb'}"})
+        done = subprocess.run(  # noqa: S603 - our own program
+            [self.target, "--config", config],
+            input="".join(json.dumps(m) + "\n" for m in messages).encode(),
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+        return done.returncode == 0
 
     def tap_capabilities(self) -> list[str]:
         about = subprocess.run(  # noqa: S603 - our own program

@@ -59,6 +59,10 @@ def test_quick_bench_measures_our_tools(postgres_url: str, tmp_path: Path) -> No
     assert floor["rows_per_s"] > 0
     assert initial["vs_copy"] == pytest.approx(initial["rows_per_s"] / floor["rows_per_s"], 0.01)
 
+    batched = rows.get(("3 initial load", "tap-dap (BATCH) | target-dap-sql"))
+    if batched is not None:  # present when the tap sends BATCH
+        assert batched["wall_s"] or batched["note"].startswith("not supported"), batched
+
     increment = rows[("4 increment", "tap-dap | target-dap-sql")]
     # about 10% updated + 1% deleted + the sim's own changes of one epoch
     assert 300 < increment["rows"] < 600, increment
