@@ -36,7 +36,7 @@ class Loader:
             raise
         self.main = self.lanes[0]
         for lane in self.lanes[1:]:
-            lane.share(self.main)
+            lane.memory = self.main.memory
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge")
         self._pending: list[Future[None]] = []
         self._lock = threading.Lock()

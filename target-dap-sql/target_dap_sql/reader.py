@@ -1,15 +1,17 @@
 """Reads Singer messages from bytes, counting input lines for error messages.
 
-A RECORD line is decoded with msgspec into its envelope only: the record stays raw JSON
-bytes (`msgspec.Raw`) on its way to the spool file, and goes straight to the target's
-record handler, past the SDK's per-message dispatch (the hot path: one call per record).
-Other messages are parsed in full by orjson. Any failure while handling a line is
-reported with that line's number.
+For a database that reads JSON itself (DuckDB), a RECORD line is decoded with msgspec
+into its envelope only: the record stays raw JSON bytes (`msgspec.Raw`) on its way to the
+staging file. For one that takes rows (PostgreSQL), the line is parsed once, in full, by
+orjson. Either way a RECORD goes straight to the target's record handler, past the SDK's
+per-message dispatch (the hot path: one call per record). Any failure while handling a
+line is reported with that line's number.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import typing as t
 from collections import Counter
@@ -23,8 +25,6 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_dap_sql.errors import TargetError
 
-RecordHandler = t.Callable[[str, msgspec.Raw, "int | None"], None]
-
 
 class _Envelope(msgspec.Struct):
     type: str
@@ -34,6 +34,28 @@ class _Envelope(msgspec.Struct):
 
 
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
+logger = logging.getLogger("target_dap_sql")
+RecordHandler = t.Callable[[str, t.Any, "int | None"], None]
+
+
+def contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
+def without_nul(value: t.Any) -> t.Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
 
 
 class SingerLineReader(GenericSingerReader[bytes]):
@@ -42,15 +64,20 @@ class SingerLineReader(GenericSingerReader[bytes]):
     def __init__(self) -> None:
         super().__init__()
         self.line_number = 0
+        self.raw_records = True  # set by the target from its dialect
+        self.strip_nul = False  # likewise: PostgreSQL text cannot hold NUL characters
         # Set by the target when no setting needs the SDK's per-record path.
         self.record_handler: RecordHandler | None = None
+        self._nul_warned: set[tuple[str, str]] = set()
 
     @property
     def default_input(self) -> t.IO[bytes]:
         return sys.stdin.buffer
 
     def deserialize_json(self, line: bytes) -> dict[str, t.Any]:
-        """One message as a dict; a RECORD's `record` stays raw JSON bytes."""
+        """One message as a dict; with `raw_records`, a RECORD's `record` is raw JSON bytes."""
+        if not self.raw_records:
+            return self._parse(line)
         try:
             envelope = _decode_envelope(line)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
@@ -64,6 +91,9 @@ class SingerLineReader(GenericSingerReader[bytes]):
                 "record": envelope.record,
                 "version": envelope.version,
             }
+        return self._parse(line)
+
+    def _parse(self, line: bytes | str) -> dict[str, t.Any]:
         try:
             message = orjson.loads(line)
         except orjson.JSONDecodeError as error:
@@ -73,7 +103,30 @@ class SingerLineReader(GenericSingerReader[bytes]):
                 raise TargetError(f"not a valid Singer message: {error}") from error
         if not isinstance(message, dict) or "type" not in message:
             raise TargetError("not a valid Singer message: no `type`")
+        if message["type"] == "RECORD":
+            if not isinstance(message.get("record"), dict) or "stream" not in message:
+                raise TargetError("RECORD message without `stream` or `record`")
+            # `--input FILE` gives text lines, stdin bytes.
+            marker: t.Any = "\\u0000" if isinstance(line, str) else b"\\u0000"
+            if self.strip_nul and marker in line:
+                self._strip_nul(message)
         return message
+
+    def _strip_nul(self, message: dict[str, t.Any]) -> None:
+        """Drop NUL characters from a record's values, saying where (once per column)."""
+        record = message["record"]
+        for key, value in record.items():
+            if contains_nul(value):
+                record[key] = without_nul(value)
+                if (message["stream"], key) not in self._nul_warned:
+                    self._nul_warned.add((message["stream"], key))
+                    logger.warning(
+                        "stream %r, column %r, input line %d: removed NUL characters, which "
+                        "the database cannot store (reported once per column)",
+                        message["stream"],
+                        key,
+                        self.line_number,
+                    )
 
     def process_lines(
         self,
@@ -86,7 +139,7 @@ class SingerLineReader(GenericSingerReader[bytes]):
         for number, line in enumerate(file_input or self.default_input, 1):
             self.line_number = number
             try:
-                if on_record is not None:
+                if on_record is not None and self.raw_records:
                     try:
                         envelope = _decode_envelope(line)
                     except (msgspec.DecodeError, msgspec.ValidationError):
@@ -101,6 +154,10 @@ class SingerLineReader(GenericSingerReader[bytes]):
                     continue
                 message = self.deserialize_json(line)
                 kind = message["type"]
+                if on_record is not None and kind == "RECORD":
+                    on_record(message["stream"], message["record"], message.get("version"))
+                    records += 1
+                    continue
                 callback = callbacks.get(kind)
                 if callback is None:
                     raise TargetError(f"unknown Singer message type {kind!r}")

@@ -14,7 +14,7 @@ from singer_sdk.sinks import BatchSink
 from target_dap_sql.columns import table_spec
 from target_dap_sql.errors import TargetError
 from target_dap_sql.identifiers import split_stream_id
-from target_dap_sql.spool import BatchFiles, SpoolStage
+from target_dap_sql.spool import BatchFiles, BatchFilesStage
 
 if t.TYPE_CHECKING:
     from target_dap_sql.dialects.base import LoadTable, Stage
@@ -112,7 +112,7 @@ class DapSqlSink(BatchSink):
         self.target.drain_one(self)
         stage = self.stage
         stage.ready.wait()
-        assert isinstance(stage, SpoolStage)
+        assert isinstance(stage, BatchFilesStage)
         stage.add_files(batch)
         self.process_batch({})
 

@@ -32,7 +32,6 @@ from target_dap_sql.identifiers import quote
 _FILE_SHIFT = 40
 _BATCH_BASE = 1 << 62
 _LINE_IN_ERROR = re.compile(r"in line (\d+)")
-_NUL_ESCAPE = b"\\u0000"
 
 
 def literal(text: str) -> str:
@@ -70,30 +69,15 @@ class Field:
     read_type: str
 
 
-class SpoolStage(Stage):
-    """One table's batch: spooled records and/or BATCH files, read by DuckDB at merge time."""
+class BatchFilesStage(Stage):
+    """A stage that also takes BATCH files, read by DuckDB where they lie at merge time."""
 
-    def __init__(self, path: Path, table: LoadTable, *, delete_batch_files: bool) -> None:
+    def __init__(self, table: LoadTable, *, delete_batch_files: bool) -> None:
         super().__init__()
-        self.path = path
         self.table = table
-        self.file: IO[bytes] = path.open("wb", buffering=1 << 20)
         self.batches: list[BatchFiles] = []
-        self.has_nul = False  # some record holds an escaped NUL character
         self.delete_batch_files = delete_batch_files
         self._merged_files: list[Path] = []  # BATCH files to delete after the commit
-
-    def add(self, line: int, version: int | None, record: Any) -> None:
-        # A dict comes from the SDK path (validation or stream maps on); msgspec.Raw is a
-        # view of the input line.
-        record = orjson.dumps(record, default=str) if isinstance(record, dict) else bytes(record)
-        if _NUL_ESCAPE in record:
-            self.has_nul = True
-        self.lines.append(line)
-        head = b'{"l":%d,"v":%s,"r":' % (line, b"null" if version is None else b"%d" % version)
-        self.file.write(head)
-        self.file.write(record)
-        self.file.write(b"}\n")
 
     def add_files(self, batch: BatchFiles) -> None:
         self.batches.append(batch)
@@ -102,26 +86,16 @@ class SpoolStage(Stage):
     def empty(self) -> bool:
         return not self.lines and not self.batches
 
-    def seal(self) -> None:
-        self.file.flush()
-
     def reset(self) -> None:
         super().reset()
         if self.delete_batch_files:
             self._merged_files += [p for b in self.batches for p in b.paths]
         self.batches = []
-        self.has_nul = False
-        self.file.close()
-        self.file = self.path.open("wb", buffering=1 << 20)
 
     def after_commit(self) -> None:
         files, self._merged_files = self._merged_files, []
         for path in files:
             path.unlink(missing_ok=True)
-
-    def close(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
 
     # -- where a staged row came from -------------------------------------------------------
 
@@ -133,9 +107,7 @@ class SpoolStage(Stage):
 
     def line_of(self, position: int) -> int:
         """The input line of a staged row's position (a BATCH row: its message's line)."""
-        if position < _BATCH_BASE:
-            return position
-        return self.batches[0].line if len(self.batches) == 1 else self._batch_of(position).line
+        return position if position < _BATCH_BASE else self._batch_of(position).line
 
     def where(self, position: int) -> str:
         """`, batch file F record N` for a row of a BATCH file, else nothing."""
@@ -159,16 +131,11 @@ class SpoolStage(Stage):
 
     def read_sql(self, fields: Sequence[Field]) -> str:
         """One SELECT of LINE (position), table version and every field, in input order."""
+        return " UNION ALL ".join(self._read_parts(fields))
+
+    def _read_parts(self, fields: Sequence[Field]) -> list[str]:
+        """A SELECT per BATCH file, in message and file order."""
         parts = []
-        if self.lines:
-            struct = ", ".join(f"{quote(f.source)} {f.read_type}" for f in fields)
-            columns = f"{{'l': 'BIGINT', 'v': 'BIGINT', 'r': {literal(f'STRUCT({struct})')}}}"
-            values = ", ".join(f"r.{quote(f.source)} AS {quote(f.name)}" for f in fields)
-            parts.append(
-                f"SELECT l AS {quote(LINE)}, v AS {quote(TABLE_VERSION)}, {values} FROM "
-                f"read_json({literal(str(self.path))}, format = 'newline_delimited', "
-                f"columns = {columns}, maximum_object_size = 16777216)"
-            )
         index = 0
         columns = "{" + ", ".join(f"{literal(f.source)}: {literal(f.read_type)}" for f in fields)
         columns += "}"
@@ -187,7 +154,7 @@ class SpoolStage(Stage):
                     f"maximum_object_size = 16777216) WITH ORDINALITY AS b({aliases})"
                 )
                 index += 1
-        return " UNION ALL ".join(parts)
+        return parts
 
     # -- explaining what the reader rejected --------------------------------------------------
 
@@ -196,13 +163,64 @@ class SpoolStage(Stage):
     ) -> TargetError:
         """Name the input line and column of a value DuckDB's reader rejected."""
         message = str(error).splitlines()[0]
+        line = self.batches[0].line if self.batches else None
+        return TargetError(f"{self.table.label()}: {message}", line=line)
+
+
+class SpoolStage(BatchFilesStage):
+    """Records spooled as raw JSON for DuckDB's reader, and maybe BATCH files after them."""
+
+    def __init__(self, path: Path, table: LoadTable, *, delete_batch_files: bool) -> None:
+        super().__init__(table, delete_batch_files=delete_batch_files)
+        self.path = path
+        self.file: IO[bytes] = path.open("wb", buffering=1 << 20)
+
+    def add(self, line: int, version: int | None, record: Any) -> None:
+        # A dict comes from the SDK path (validation or stream maps on); msgspec.Raw is a
+        # view of the input line.
+        if isinstance(record, dict):
+            record = orjson.dumps(record, default=str)
+        self.lines.append(line)
+        head = b'{"l":%d,"v":%s,"r":' % (line, b"null" if version is None else b"%d" % version)
+        self.file.write(head)
+        self.file.write(record)
+        self.file.write(b"}\n")
+
+    def seal(self) -> None:
+        self.file.flush()
+
+    def reset(self) -> None:
+        super().reset()
+        self.file.close()
+        self.file = self.path.open("wb", buffering=1 << 20)
+
+    def close(self) -> None:
+        self.file.close()
+        self.path.unlink(missing_ok=True)
+
+    def _read_parts(self, fields: Sequence[Field]) -> list[str]:
+        if not self.lines:
+            return super()._read_parts(fields)
+        struct = ", ".join(f"{quote(f.source)} {f.read_type}" for f in fields)
+        columns = f"{{'l': 'BIGINT', 'v': 'BIGINT', 'r': {literal(f'STRUCT({struct})')}}}"
+        values = ", ".join(f"r.{quote(f.source)} AS {quote(f.name)}" for f in fields)
+        spooled = (
+            f"SELECT l AS {quote(LINE)}, v AS {quote(TABLE_VERSION)}, {values} FROM "
+            f"read_json({literal(str(self.path))}, format = 'newline_delimited', "
+            f"columns = {columns}, maximum_object_size = 16777216)"
+        )
+        return [spooled, *super()._read_parts(fields)]
+
+    def read_error(
+        self, connection: duckdb.DuckDBPyConnection, fields: Sequence[Field], error: Exception
+    ) -> TargetError:
         match = _LINE_IN_ERROR.search(str(error))
         if match is None or self.batches:
-            line = self.batches[0].line if self.batches else None
-            return TargetError(f"{self.table.label()}: {message}", line=line)
+            return super().read_error(connection, fields, error)
         row = int(match.group(1))
         column = self._failing_column(connection, fields, row)
         where = f", column {column!r}" if column else ""
+        message = str(error).splitlines()[0]
         return TargetError(f"{self.table.label()}{where}: {message}", line=self.input_line(row))
 
     def _failing_column(

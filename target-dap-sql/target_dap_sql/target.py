@@ -16,6 +16,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_dap_sql.database_url import parse_database_url
+from target_dap_sql.dialects import dialect_class_for
 from target_dap_sql.dialects.base import LoadMethod, LoadOptions
 from target_dap_sql.errors import RecordBeforeSchemaError, TargetError
 from target_dap_sql.loader import Loader
@@ -164,8 +165,12 @@ class TargetDapSql(Target):
             or self.config.get("stream_maps")
             or self.config.get("flattening_enabled")
         )
-        if self._fast_path and isinstance(self.message_reader, SingerLineReader):
-            self.message_reader.record_handler = self._stage_raw_record
+        if isinstance(self.message_reader, SingerLineReader):
+            dialect_class = dialect_class_for(self._url)
+            self.message_reader.raw_records = dialect_class.raw_records
+            self.message_reader.strip_nul = not dialect_class.text_holds_nul
+            if self._fast_path:
+                self.message_reader.record_handler = self._stage_raw_record
 
     @property
     def loader(self) -> Loader:
@@ -224,7 +229,7 @@ class TargetDapSql(Target):
         return sink
 
     def _stage_raw_record(self, stream: str, record: t.Any, version: int | None) -> None:
-        """The fast path: the raw record to its sink's spool, nothing else per record.
+        """The fast path: the record (raw or parsed, as the reader gives it) to its stage.
 
         The SDK path parses timestamps into datetimes, copies the record and checks its
         keys in Python, for every record; the database does all of that in bulk here.

@@ -126,6 +126,8 @@ class Dialect(abc.ABC):
 
     default_schema: str
     max_identifier_bytes: int | None = None
+    raw_records = True  # stages take a record's raw JSON bytes (else the parsed dict)
+    text_holds_nul = True  # False: NUL characters are removed before staging
     case_insensitive_names: bool = False
 
     def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
@@ -186,13 +188,19 @@ class Dialect(abc.ABC):
         column where the database says) of a value the database rejects.
         """
 
+    def raw_relation(self, stage: Stage, staged: str) -> str:
+        """The staged rows before any cast, for NULL checks that need no typed values."""
+        return staged
+
+    def explain_failure(
+        self, table: LoadTable, stage: Stage, error: Exception
+    ) -> TargetError | None:
+        """A message naming the line (and column) a failed merge choked on, where findable."""
+        return None
+
     def seal(self, stage: Stage) -> None:
         """End the stage's writing in the calling (main) thread, before a merge."""
         stage.seal()
-
-    def share(self, main: Dialect) -> None:
-        """Use what the main connection holds for the whole run (the loader's other lanes)."""
-        self.memory = main.memory
 
     @abc.abstractmethod
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
@@ -278,7 +286,7 @@ class Dialect(abc.ABC):
             return
         try:
             staged = self.load_stage(table, stage)
-            has_deletes = self._check_batch(table, stage, staged)
+            has_deletes = self._check_batch(table, stage, self.raw_relation(stage, staged))
             method = self.options.load_method
             if method == LoadMethod.OVERWRITE and table.qualified not in self.memory.overwritten:
                 self.execute(f"DELETE FROM {table.qualified}")
@@ -293,7 +301,13 @@ class Dialect(abc.ABC):
             self.rollback()
             raise
         except Exception as error:
+            try:
+                explained = self.explain_failure(table, stage, error)
+            except Exception:
+                explained = None
             self.rollback()
+            if explained is not None:
+                raise explained from error
             first, last = (stage.lines[0], stage.lines[-1]) if stage.lines else (0, 0)
             raise TargetError(
                 f"{table.label()}: the database rejected the batch of input lines "

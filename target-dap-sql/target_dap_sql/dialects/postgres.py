@@ -1,38 +1,51 @@
-"""PostgreSQL through psycopg 3: records spooled, typed by DuckDB, COPY into a staging table.
+"""PostgreSQL through psycopg 3: binary COPY into a temp staging table, set-based merges.
 
-Records (and BATCH files) are spooled as raw JSON (see `spool`). At the merge, an
-in-process DuckDB reads the batch with its C++ JSON reader and writes it as CSV into a
-named pipe, which a second thread streams into `COPY ... FROM STDIN` of a temp staging
-table with the table's own column types: DuckDB parses JSON on one core while PostgreSQL
-parses and stores the values on the other, and no value passes through Python. A value
-PostgreSQL rejects (an enum member, an integer out of range, a malformed timestamp) is
-traced back to its input line and column from the COPY's row number. The shared
-set-based merge then runs in the same transaction.
+Records stream into the staging table while the input is read (one COPY per batch), so
+PostgreSQL ingests on its own core while Python parses the next lines. Integers, floats
+and booleans travel in binary (packed by psycopg in C); every other value travels as the
+text the tap sent and the merge casts it (timestamps, dates, enums, inet, uuid, numeric,
+jsonb), so PostgreSQL parses those values itself. A value a cast rejects is traced back
+to its input line and column.
+
+BATCH files skip Python: an in-process DuckDB reads them (gzip JSON lines) and writes
+CSV into a named pipe, which a second thread streams into COPY of the same staging table.
+
+(Measured on the benchmark's 35-column rows: spooling records too and letting DuckDB
+type them costs as much CPU as orjson plus psycopg's binary packing, and competes with
+PostgreSQL for the cores; records therefore keep the binary COPY.)
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import errno
 import os
 import re
 import shutil
 import tempfile
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import psycopg
+from psycopg.copy import Copy
 
-from target_dap_sql.columns import TABLE_VERSION, Column, Kind, TableSpec
+from target_dap_sql.columns import Column, Kind, TableSpec
 from target_dap_sql.database_url import DatabaseUrl, redact
-from target_dap_sql.dialects.base import LINE, Dialect, LoadOptions, LoadTable, Stage, logger
+from target_dap_sql.dialects.base import (
+    LINE,
+    Dialect,
+    LoadOptions,
+    LoadTable,
+    Stage,
+)
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import fit_name, quote
-from target_dap_sql.spool import Field, SpoolStage
+from target_dap_sql.spool import BatchFilesStage, Field
 
 _TYPE_NAMES = {
     Kind.SMALLINT: "smallint",
@@ -66,23 +79,29 @@ _KINDS = {
     "jsonb": Kind.JSON,
     "json": Kind.JSON,
 }
-# How DuckDB reads each kind for the CSV: numbers and booleans typed (so that "7" or 5.0
-# for an integer still load, as into DuckDB), JSON as JSON text, everything else as the
-# text the tap sent, which PostgreSQL parses into the column's type in the COPY.
-_READ_TYPES = {
-    Kind.SMALLINT: "BIGINT",
-    Kind.INTEGER: "BIGINT",
-    Kind.BIGINT: "BIGINT",
-    Kind.DOUBLE: "DOUBLE",
-    Kind.BOOLEAN: "BOOLEAN",
-    Kind.JSON: "JSON",
+# Staging column types for binary COPY: psycopg packs these from Python values in C. All
+# integers travel as int8 (psycopg's int2/int4 packing wraps values that do not fit) and
+# the merge casts them, so PostgreSQL checks the range; every other kind is staged as
+# text (the reader's strings, as sent) and cast by the merge too.
+_BINARY_KINDS = {
+    Kind.SMALLINT: "int8",
+    Kind.INTEGER: "int8",
+    Kind.BIGINT: "int8",
+    Kind.DOUBLE: "float8",
+    Kind.BOOLEAN: "bool",
 }
+_STAGED_AS_IS = {Kind.BIGINT, Kind.DOUBLE, Kind.BOOLEAN, Kind.TEXT}
+_INT8_RANGE = range(-(2**63), 2**63)
+_NARROW_INTEGERS = {Kind.SMALLINT: range(-(2**15), 2**15), Kind.INTEGER: range(-(2**31), 2**31)}
+_QUOTED_VALUE = re.compile(r': "(.*)"\s*$', re.DOTALL)
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _MAX_IDENTIFIER = 63
+_CHUNK = 1 << 20
+# How DuckDB reads BATCH files for the CSV: as the staging table holds each kind.
+_READ_TYPES = {Kind.JSON: "JSON", **{k: v.upper() for k, v in _BINARY_KINDS.items()}}
 # An escaped NUL in JSON text, skipping escaped backslashes (`\\u0000` is no NUL): pairs of
 # backslashes are kept as they are, a `\u0000` is dropped.
 _JSON_NUL = r"'(\\\\)|\\u0000'"
-_CHUNK = 1 << 20
 
 
 def literal(text: str) -> str:
@@ -100,48 +119,136 @@ def _kind_of(type_name: str, type_type: str) -> Kind:
     return _KINDS.get(type_name, Kind.OTHER)
 
 
-class PostgresStage(SpoolStage):
-    """A spooled batch and the temp staging table its COPY fills."""
+def _as_text(value: Any) -> str:
+    """A JSON value as the text a text-staged column takes (numbers exact, true not True)."""
+    return orjson.dumps(value, default=str).decode()
+
+
+class PostgresStage(BatchFilesStage):
+    """Rows of one table's batch, streamed by binary COPY into a session temp table."""
 
     def __init__(
-        self,
-        path: Path,
-        table: LoadTable,
-        relation: str,
-        fields: list[Field],
-        *,
-        delete_batch_files: bool,
+        self, dialect: PostgresDialect, table: LoadTable, relation: str, *, delete_files: bool
     ) -> None:
-        super().__init__(path, table, delete_batch_files=delete_batch_files)
+        super().__init__(table, delete_batch_files=delete_files)
+        self.dialect = dialect
         self.relation = relation
-        self.fields = fields
-        names = ", ".join(quote(f.name) for f in fields)
+        data = set(dialect.data_columns(table))
+        pairs = [
+            (s, c) for s, c in zip(table.sources, table.columns, strict=True) if c.name in data
+        ]
+        self.columns = [c for _, c in pairs]
+        names = ", ".join(quote(c.name) for c in self.columns)
         self.copy_sql = (
-            f"COPY {relation} ({names}, {quote(TABLE_VERSION)}, {quote(LINE)}) "
-            "FROM STDIN (FORMAT csv)"
+            f"COPY {relation} ({names}, {quote('_sdc_table_version')}, {quote(LINE)}) "
+            "FROM STDIN (FORMAT BINARY)"
         )
-        self.pipe = path.with_suffix(".csv")
-        os.mkfifo(self.pipe)
+        self.copy_types = [_BINARY_KINDS.get(c.kind, "text") for c in self.columns]
+        self.copy_types += ["int8", "int8"]
+        self.sources = [s for s, _ in pairs]
+        self.source_order = tuple(self.sources)
+        self.width = len(self.sources)
+        self.json_positions = [i for i, c in enumerate(self.columns) if c.kind == Kind.JSON]
+        # text-staged columns whose JSON values are numbers (DECIMAL), or any type at all
+        self.text_positions = [
+            i
+            for i, c in enumerate(self.columns)
+            if c.kind not in _BINARY_KINDS and c.kind != Kind.JSON
+        ]
+        self._copy: Copy | None = None
+        self._copy_context: AbstractContextManager[Copy] | None = None
+        self.copy_offset = 0
+        self.fields = [
+            Field(source, column.name, _READ_TYPES.get(column.kind, "VARCHAR"))
+            for source, column in pairs
+        ]
+        self.csv_copy_sql = self.copy_sql.replace("(FORMAT BINARY)", "(FORMAT csv)")
 
     def csv_sql(self) -> str:
-        """DuckDB's query for the CSV rows, in staged order (NUL removed where present)."""
+        """DuckDB's query for the BATCH files' CSV rows, without NUL (PostgreSQL refuses it)."""
         values = []
         for field in self.fields:
             value = quote(field.name)
-            if self.has_nul and field.read_type == "VARCHAR":
+            if field.read_type == "VARCHAR":
                 value = f"replace({value}, chr(0), '')"
-            elif self.has_nul and field.read_type == "JSON":
+            elif field.read_type == "JSON":
                 value = f"regexp_replace({value}::VARCHAR, {_JSON_NUL}, '\\1', 'g')"
             values.append(value)
-        fields = ", ".join(values)
         return (
-            f"SELECT {fields}, {quote(TABLE_VERSION)}, {quote(LINE)} "
+            f"SELECT {', '.join(values)}, {quote('_sdc_table_version')}, {quote(LINE)} "
             f"FROM ({self.read_sql(self.fields)})"
         )
 
-    def close(self) -> None:
-        super().close()
-        self.pipe.unlink(missing_ok=True)
+    def add(self, line: int, version: int | None, record: Any) -> None:
+        values: dict[str, Any] = record  # parsed by the reader (raw_records is off)
+        if len(values) == self.width and tuple(values) == self.source_order:
+            row: list[Any] = list(values.values())  # the tap sent every field, in order
+        else:
+            row = [values.get(source) for source in self.sources]
+        for i in self.json_positions:
+            if row[i] is not None:
+                row[i] = orjson.dumps(row[i]).decode()
+        for i in self.text_positions:
+            value = row[i]
+            if value is not None and type(value) is not str:
+                row[i] = _as_text(value)  # DECIMAL values arrive as JSON numbers
+        copy = self._copy if self.dialect.active_stage is self else self.dialect.activate(self)
+        self.lines.append(line)
+        row.append(version)
+        row.append(line)
+        assert copy is not None
+        try:
+            copy.write_row(row)
+        except psycopg.Error as error:
+            raise self.dialect.copy_error(self, error) from error
+        except (TypeError, ValueError, OverflowError):  # a value of another JSON type
+            copy.write_row(self._coerce(row, line))
+
+    def _coerce(self, row: list[Any], line: int) -> list[Any]:
+        """Convert values a tap sent as another JSON type, or name the one that cannot be.
+
+        (Text-staged columns already took any JSON value as text; psycopg drops a row
+        that failed to pack, so writing the converted row next keeps the stream intact.)
+        """
+        for i, (column, kind) in enumerate(zip(self.columns, self.copy_types, strict=False)):
+            value = row[i]
+            if value is None:
+                continue
+            try:
+                if kind == "int8" and not isinstance(value, int):
+                    number = float(value) if isinstance(value, str) else value
+                    if not float(number).is_integer():
+                        raise ValueError(value)
+                    row[i] = value = int(number)
+                if kind == "int8" and value not in _INT8_RANGE:
+                    raise OverflowError(value)
+                if kind == "float8" and not isinstance(value, int | float):
+                    row[i] = float(value)
+                elif kind == "bool" and not isinstance(value, bool):
+                    raise ValueError(value)
+            except (TypeError, ValueError, OverflowError) as error:
+                raise TargetError(
+                    f"{self.table.label()}, column {column.name!r}: value {value!r} does not "
+                    f"fit the column's type {column.describe()}",
+                    line=line,
+                ) from error
+        return row
+
+    def start_copy(self) -> Copy:
+        cursor = self.dialect.connection.cursor()
+        self.copy_offset = self.size  # a batch spans several COPYs when streams interleave
+        self._copy_context = cursor.copy(self.copy_sql)
+        self._copy = self._copy_context.__enter__()
+        self._copy.set_types(self.copy_types)
+        return self._copy
+
+    def finish_copy(self) -> None:
+        context, self._copy, self._copy_context = self._copy_context, None, None
+        if context is not None:
+            try:
+                context.__exit__(None, None, None)
+            except psycopg.Error as error:
+                raise self.dialect.copy_error(self, error) from error
 
 
 class PostgresDialect(Dialect):
@@ -161,52 +268,73 @@ class PostgresDialect(Dialect):
                 f"cannot connect to PostgreSQL at {url.redacted}: {redact(str(error)).strip()}; "
                 "check database_url and that the server is running"
             ) from error
+        self.active_stage: PostgresStage | None = None
         self._stage_count = 0
+        self._staging_dir: Path | None = None
+        self._batch_reader: duckdb.DuckDBPyConnection | None = None
         # Staging tables are temp tables, cached in the session's temp_buffers (8 MB by
         # default): a batch that fits stays in memory instead of spilling to disk.
         self.execute("SET temp_buffers = '256MB'")
         self.execute("SET TimeZone = 'UTC'")  # a date-time without offset means UTC
         self.commit()
-        self.staging_dir = Path(tempfile.mkdtemp(prefix="target-dap-sql-"))
-        atexit.register(shutil.rmtree, self.staging_dir, ignore_errors=True)
-        self.reader = self._open_reader(options)
-
-    @staticmethod
-    def _open_reader(options: LoadOptions) -> duckdb.DuckDBPyConnection:
-        """The in-process DuckDB that reads batches; CSV rows keep the staged order."""
-        return duckdb.connect(
-            config={
-                "memory_limit": options.duckdb_memory_limit,
-                "threads": options.duckdb_threads,
-                "preserve_insertion_order": True,
-            }
-        )
-
-    def share(self, main: Dialect) -> None:
-        """Merges run one at a time: every lane can read batches with the main's DuckDB."""
-        super().share(main)
-        assert isinstance(main, PostgresDialect)
-        self.reader.close()
-        self.reader = main.reader
 
     # -- connection ---------------------------------------------------------------------
 
     def execute(self, sql: str) -> list[tuple[Any, ...]]:
+        self.deactivate()
         with self.connection.cursor() as cursor:
             cursor.execute(sql.encode())
             return cursor.fetchall() if cursor.description else []
 
     def commit(self) -> None:
+        self.deactivate()
         self.connection.commit()
 
     def rollback(self) -> None:
+        stage, self.active_stage = self.active_stage, None
+        if stage is not None:
+            stage._copy = None
+            context, stage._copy_context = stage._copy_context, None
+            if context is not None:
+                with contextlib.suppress(Exception):  # the copy is abandoned on purpose
+                    context.__exit__(RuntimeError, RuntimeError("rollback"), None)
         self.connection.rollback()
 
     def close(self) -> None:
         self.connection.close()
-        with contextlib.suppress(duckdb.Error):
-            self.reader.close()
-        shutil.rmtree(self.staging_dir, ignore_errors=True)
+        if self._batch_reader is not None:
+            self._batch_reader.close()
+        if self._staging_dir is not None:
+            shutil.rmtree(self._staging_dir, ignore_errors=True)
+
+    # -- COPY switching: one COPY at a time per connection --------------------------------
+
+    def activate(self, stage: PostgresStage) -> Copy:
+        self.idle.wait()  # the merge worker may be using this connection
+        self.deactivate()
+        copy = stage.start_copy()
+        self.active_stage = stage
+        return copy
+
+    def deactivate(self) -> None:
+        stage, self.active_stage = self.active_stage, None
+        if stage is not None:
+            stage.finish_copy()
+
+    def copy_error(self, stage: PostgresStage, error: psycopg.Error) -> TargetError:
+        """Turn a COPY failure into the input line and column of the rejected value."""
+        self.active_stage = None
+        stage._copy = None
+        stage._copy_context = None
+        context = getattr(error.diag, "context", None) or ""
+        match = _COPY_CONTEXT.search(context)
+        message = (getattr(error.diag, "message_primary", None) or str(error)).strip()
+        if match is None:
+            return TargetError(f"{stage.table.label()}: {message}")
+        line = stage.input_line(stage.copy_offset + int(match.group(1)))
+        column = match.group(2)
+        where = f", column {column!r}" if column else ""
+        return TargetError(f"{stage.table.label()}{where}: {message}", line=line)
 
     # -- catalog -------------------------------------------------------------------------
 
@@ -334,111 +462,148 @@ class PostgresDialect(Dialect):
         self._stage_count += 1
         relation = quote(f"_sdc_stage_{self._stage_count}")
         data = set(self.data_columns(table))
-        pairs = [
-            (s, c) for s, c in zip(table.sources, table.columns, strict=True) if c.name in data
+        columns = [
+            f"{quote(c.name)} {_BINARY_KINDS.get(c.kind, 'text')}"
+            for c in table.columns
+            if c.name in data
         ]
-        columns = [f"{quote(c.name)} {c.db_type or _TYPE_NAMES[c.kind]}" for _, c in pairs]
         self.execute(
             f"CREATE TEMP TABLE {relation} ({', '.join(columns)}, "
-            f"{quote(TABLE_VERSION)} bigint, {quote(LINE)} bigint)"
+            f"{quote('_sdc_table_version')} bigint, {quote(LINE)} bigint)"
         )
         self.commit()
-        fields = [Field(s, c.name, _READ_TYPES.get(c.kind, "VARCHAR")) for s, c in pairs]
-        path = self.staging_dir / f"stage_{self._stage_count}.ndjson"
-        return PostgresStage(
-            path, table, relation, fields, delete_batch_files=self.options.delete_batch_files
-        )
+        return PostgresStage(self, table, relation, delete_files=self.options.delete_batch_files)
+
+    def seal(self, stage: Stage) -> None:
+        self.deactivate()  # no COPY stays open on a connection the worker will use
 
     def load_stage(self, table: LoadTable, stage: Stage) -> str:
-        """DuckDB's CSV of the batch through a named pipe into COPY of the staging table."""
+        """The staged rows with text-staged columns cast to the table's types."""
         assert isinstance(stage, PostgresStage)
-        if stage.has_nul:
-            self._warn_nul(stage)
-        pumped: list[BaseException] = []
-        pump = threading.Thread(target=self._pump, args=(stage, pumped), name="copy")
-        pump.start()
-        try:
-            self.reader.execute(
-                f"COPY ({stage.csv_sql()}) TO {literal(str(stage.pipe))} "
-                "(FORMAT csv, HEADER false, USE_TMP_FILE false)"
+        if self.active_stage is stage:
+            self.deactivate()
+        if stage.batches:
+            self._copy_batch_files(stage)
+        self.execute("SAVEPOINT sdc_merge")  # so that a failure can be explained
+        values = [
+            quote(c.name)
+            if c.kind in _STAGED_AS_IS
+            else f"CAST({quote(c.name)} AS {c.db_type or _TYPE_NAMES[c.kind]}) AS {quote(c.name)}"
+            for c in stage.columns
+        ]
+        return (
+            f"(SELECT {', '.join(values)}, {quote('_sdc_table_version')}, {quote(LINE)} "
+            f"FROM {stage.relation}) AS staged"
+        )
+
+    def raw_relation(self, stage: Stage, staged: str) -> str:
+        assert isinstance(stage, PostgresStage)
+        return stage.relation
+
+    def explain_failure(
+        self, table: LoadTable, stage: Stage, error: Exception
+    ) -> TargetError | None:
+        """Find the input line and column of the value a cast in the merge rejected.
+
+        PostgreSQL names the rejected value (or says a number is out of range) but not its
+        row: the staged rows still hold it, behind the savepoint taken before the merge.
+        """
+        assert isinstance(stage, PostgresStage)
+        message = (getattr(getattr(error, "diag", None), "message_primary", None) or "").strip()
+        match = _QUOTED_VALUE.search(message)
+        conditions: list[tuple[Column, str]] = []
+        if match is not None:  # e.g. invalid input syntax for type uuid: "0"
+            conditions = [
+                (c, f"{quote(c.name)} = {literal(match.group(1))}")
+                for c in stage.columns
+                if c.kind not in _STAGED_AS_IS and c.kind not in _NARROW_INTEGERS
+            ]
+        elif "out of range" in message:  # integer out of range
+            conditions = [
+                (c, f"{quote(c.name)} NOT BETWEEN {bounds.start} AND {bounds.stop - 1}")
+                for c in stage.columns
+                if (bounds := _NARROW_INTEGERS.get(c.kind)) is not None
+            ]
+        if not conditions:
+            return None
+        self.execute("ROLLBACK TO SAVEPOINT sdc_merge")
+        for column, condition in conditions:
+            found = self.execute(
+                f"SELECT min({quote(LINE)}) FROM {stage.relation} WHERE {condition}"
             )
+            if found and found[0][0] is not None:
+                position = int(found[0][0])
+                return TargetError(
+                    f"{table.label()}, column {column.name!r}{stage.where(position)}: {message}",
+                    line=stage.line_of(position),
+                )
+        return None
+
+    # -- BATCH files: DuckDB -> CSV -> named pipe -> COPY ---------------------------------
+
+    def _reader(self) -> tuple[duckdb.DuckDBPyConnection, Path]:
+        """The DuckDB that reads BATCH files (CSV rows keep their order) and its directory."""
+        if self._batch_reader is None or self._staging_dir is None:
+            self._staging_dir = Path(tempfile.mkdtemp(prefix="target-dap-sql-"))
+            atexit.register(shutil.rmtree, self._staging_dir, ignore_errors=True)
+            self._batch_reader = duckdb.connect(
+                config={
+                    "memory_limit": self.options.duckdb_memory_limit,
+                    "threads": self.options.duckdb_threads,
+                    "preserve_insertion_order": True,
+                }
+            )
+        return self._batch_reader, self._staging_dir
+
+    def _copy_batch_files(self, stage: PostgresStage) -> None:
+        """DuckDB writes the files' rows as CSV into a pipe; a thread streams it into COPY."""
+        reader, folder = self._reader()
+        pipe = folder / f"batch_{id(stage)}.csv"
+        os.mkfifo(pipe)
+        stage.copy_offset = stage.size  # COPY's row N is the N-th row of the files
+        failures: list[BaseException] = []
+        pump = threading.Thread(target=self._pump, args=(stage, pipe, failures), name="copy")
+        # Held open for reading and writing (Linux FIFOs allow it), so that neither the
+        # pump's open nor DuckDB's waits for the other, even when DuckDB fails before it
+        # opens the pipe; closing it after DuckDB is done ends the pump's stream.
+        keeper = os.open(pipe, os.O_RDWR)
+        try:
+            pump.start()
+            try:
+                reader.execute(
+                    f"COPY ({stage.csv_sql()}) TO {literal(str(pipe))} "
+                    "(FORMAT csv, HEADER false, USE_TMP_FILE false)"
+                )
+            finally:
+                os.close(keeper)
+                pump.join()
         except duckdb.Error as error:
-            self._unblock(stage)
-            pump.join()
-            raise stage.read_error(self.reader, stage.fields, error) from error
-        except BaseException:
-            self._unblock(stage)
-            raise
+            raise stage.read_error(reader, stage.fields, error) from error
         finally:
-            pump.join()
-        if pumped:
-            failure = pumped[0]
+            pipe.unlink(missing_ok=True)
+        if failures:
+            failure = failures[0]
             if isinstance(failure, psycopg.Error):
                 raise self.copy_error(stage, failure) from failure
             raise failure
-        return stage.relation
 
-    def _pump(self, stage: PostgresStage, failures: list[BaseException]) -> None:
+    def _pump(self, stage: PostgresStage, pipe: Path, failures: list[BaseException]) -> None:
         """Stream the pipe into COPY; after a failure keep draining so DuckDB can finish."""
         try:
-            with stage.pipe.open("rb") as pipe:
+            with pipe.open("rb") as source:
                 try:
-                    with self.connection.cursor() as cursor, cursor.copy(stage.copy_sql) as copy:
-                        while chunk := pipe.read(_CHUNK):
+                    with (
+                        self.connection.cursor() as cursor,
+                        cursor.copy(stage.csv_copy_sql) as copy,
+                    ):
+                        while chunk := source.read(_CHUNK):
                             copy.write(chunk)
                 except BaseException as error:
                     failures.append(error)
-                    while pipe.read(_CHUNK):
+                    while source.read(_CHUNK):
                         pass
         except OSError as error:
             failures.append(error)
-
-    @staticmethod
-    def _unblock(stage: PostgresStage) -> None:
-        """End the pump's wait for a writer when DuckDB failed before opening the pipe."""
-        try:
-            descriptor = os.open(stage.pipe, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as error:  # ENXIO: no reader is waiting any more
-            if error.errno != errno.ENXIO:
-                raise
-            return
-        os.close(descriptor)
-
-    def _warn_nul(self, stage: PostgresStage) -> None:
-        """PostgreSQL text cannot hold NUL: say where it is removed (once per batch column)."""
-        text = [f for f in stage.fields if f.read_type in ("VARCHAR", "JSON")]
-        found = ", ".join(
-            f"min({quote(LINE)}) FILTER (WHERE contains({quote(f.name)}::VARCHAR, "
-            + ("chr(0)" if f.read_type == "VARCHAR" else "'\\u0000'")
-            + "))"
-            for f in text
-        )
-        try:
-            rows = self.reader.execute(f"SELECT {found} FROM ({stage.read_sql(stage.fields)})")
-            positions = rows.fetchall()[0]
-        except duckdb.Error as error:
-            raise stage.read_error(self.reader, stage.fields, error) from error
-        for field, position in zip(text, positions, strict=True):
-            if position is not None:
-                logger.warning(
-                    "%s, column %r, input line %d: removed NUL characters, which PostgreSQL "
-                    "cannot store",
-                    stage.table.label(),
-                    field.source,
-                    stage.line_of(int(position)),
-                )
-
-    def copy_error(self, stage: PostgresStage, error: psycopg.Error) -> TargetError:
-        """Turn a COPY failure into the input line and column of the rejected value."""
-        context = getattr(error.diag, "context", None) or ""
-        match = _COPY_CONTEXT.search(context)
-        message = (getattr(error.diag, "message_primary", None) or str(error)).strip()
-        if match is None:
-            return TargetError(f"{stage.table.label()}: {message}")
-        line = stage.input_line(int(match.group(1)))
-        column = match.group(2)
-        where = f", column {column!r}" if column else ""
-        return TargetError(f"{stage.table.label()}{where}: {message}", line=line)
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         assert isinstance(stage, PostgresStage)
@@ -447,7 +612,8 @@ class PostgresDialect(Dialect):
 
     def drop_stage(self, table: LoadTable, stage: Stage) -> None:
         assert isinstance(stage, PostgresStage)
-        stage.close()
+        if self.active_stage is stage:
+            self.deactivate()
         self.execute(f"DROP TABLE IF EXISTS {stage.relation}")
         self.commit()
 
