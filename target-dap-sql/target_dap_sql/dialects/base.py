@@ -374,26 +374,6 @@ class Dialect(abc.ABC):
             f"FROM {staged} ORDER BY {quote(LINE)}"
         )
 
-    def insert_sql(self, table: LoadTable, source: str) -> str:
-        """INSERT of the source's rows (one per key); ON CONFLICT unless the table is empty.
-
-        Into an empty table no key can conflict: a plain INSERT skips the speculative
-        insertion of ON CONFLICT (about 40% of an initial load's merge).
-        """
-        columns = self.data_columns(table)
-        names = ", ".join(quote(c) for c in (*columns, TABLE_VERSION, BATCHED_AT))
-        values = ", ".join(quote(c) for c in (*columns, TABLE_VERSION))
-        insert = f"INSERT INTO {table.qualified} ({names}) SELECT {values}, now() FROM {source}"
-        if not self.execute(f"SELECT 1 FROM {table.qualified} LIMIT 1"):
-            return insert
-        updates = ", ".join(
-            f"{quote(c)} = excluded.{quote(c)}"
-            for c in (*columns, TABLE_VERSION, BATCHED_AT)
-            if c not in table.key
-        )
-        keys = ", ".join(quote(k) for k in table.key)
-        return f"{insert} ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-
     def _upsert(self, table: LoadTable, staged: str, *, has_deletes: bool) -> None:
         """Per key: upsert its last record that is not a delete, then apply its last delete.
 
@@ -403,6 +383,14 @@ class Dialect(abc.ABC):
         """
         keys = ", ".join(quote(k) for k in table.key)
         deleted = f"{quote(DELETED_AT)} IS NOT NULL"
+        columns = self.data_columns(table)
+        names = ", ".join(quote(c) for c in (*columns, TABLE_VERSION, BATCHED_AT))
+        values = ", ".join(quote(c) for c in (*columns, TABLE_VERSION))
+        updates = ", ".join(
+            f"{quote(c)} = excluded.{quote(c)}"
+            for c in (*columns, TABLE_VERSION, BATCHED_AT)
+            if c not in table.key
+        )
         # Sorting for DISTINCT ON is most of a merge; a batch whose keys are all distinct
         # (the usual case) needs none.
         key_tuple = keys if len(table.key) == 1 else f"({keys})"
@@ -413,7 +401,14 @@ class Dialect(abc.ABC):
             if repeated[0][0]
             else f"(SELECT * FROM {staged} WHERE NOT ({deleted}))"
         )
-        self.execute(self.insert_sql(table, f"{source} AS d"))
+        # Into a table that is still empty no key can conflict: a plain INSERT skips the
+        # speculative insertion of ON CONFLICT (about 40% of an initial load's merge).
+        empty = not repeated[0][0] and not self.execute(f"SELECT 1 FROM {table.qualified} LIMIT 1")
+        conflict = "" if empty else f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        self.execute(
+            f"INSERT INTO {table.qualified} ({names}) SELECT {values}, now() FROM {source} AS d"
+            + conflict
+        )
         if not has_deletes:
             return
         latest = (

@@ -21,16 +21,9 @@ from typing import Any
 
 import duckdb
 
-from target_dap_sql.columns import DELETED_AT, Column, Kind, TableSpec
+from target_dap_sql.columns import Column, Kind, TableSpec
 from target_dap_sql.database_url import DatabaseUrl
-from target_dap_sql.dialects.base import (
-    LINE,
-    Dialect,
-    LoadMethod,
-    LoadOptions,
-    LoadTable,
-    Stage,
-)
+from target_dap_sql.dialects.base import LINE, Dialect, LoadOptions, LoadTable, Stage
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import quote
@@ -291,60 +284,14 @@ class DuckDBDialect(Dialect):
             return "VARCHAR"
         return column.db_type or _TYPE_NAMES[column.kind]
 
-    def _fields(self, table: LoadTable) -> list[Field]:
+    def load_stage(self, table: LoadTable, stage: Stage) -> str:
+        assert isinstance(stage, SpoolStage)
         data = set(self.data_columns(table))
-        return [
+        fields = [
             Field(source, column.name, self._read_type(column))
             for source, column in zip(table.sources, table.columns, strict=True)
             if column.name in data
         ]
-
-    def merge(self, table: LoadTable, stage: Stage) -> None:
-        """Straight from the JSON reader into the table when nothing needs the staged rows.
-
-        The staging table exists for the checks (keys, NOT NULL, enum members, deletes,
-        repeated keys). An upsert batch without deletes and repeated keys (one cheap scan
-        tells) is inserted in one statement; a missing key or value or a bad enum member
-        makes it fail (constraint or cast error): then it is rolled back and merged the
-        checked way, which explains or handles the problem.
-        """
-        assert isinstance(stage, SpoolStage)
-        if (
-            self.options.load_method == LoadMethod.UPSERT
-            and table.key
-            and not stage.empty
-            and self._insert_directly(table, stage)
-        ):
-            stage.after_commit()
-            return
-        super().merge(table, stage)
-
-    def _insert_directly(self, table: LoadTable, stage: SpoolStage) -> bool:
-        """Insert the batch from the reader; False (rolled back) when it needs the checks."""
-        read = f"({stage.read_sql(self._fields(table))})"
-        keys = ", ".join(quote(k) for k in table.key)
-        key_tuple = keys if len(table.key) == 1 else f"({keys})"
-        try:
-            # ON CONFLICT would keep the first of a key twice in one batch, not the last.
-            found = self.execute(
-                f"SELECT count(*) FILTER (WHERE {quote(DELETED_AT)} IS NOT NULL), "
-                f"count(*) <> count(DISTINCT {key_tuple}) FROM {read}"
-            )
-            deletes, repeated = found[0]
-            if deletes or repeated:
-                self.rollback()
-                return False
-            self.execute(self.insert_sql(table, read))
-            self.clear_stage(table, stage)
-            self.commit()
-        except duckdb.Error:
-            self.rollback()
-            return False
-        return True
-
-    def load_stage(self, table: LoadTable, stage: Stage) -> str:
-        assert isinstance(stage, SpoolStage)
-        fields = self._fields(table)
         relation = quote("_sdc_stage")
         self.execute(f"DROP TABLE IF EXISTS {relation}")
         try:
