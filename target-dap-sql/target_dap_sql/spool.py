@@ -70,7 +70,8 @@ class Field:
 
 
 class BatchFilesStage(Stage):
-    """A stage that also takes BATCH files, read by DuckDB where they lie at merge time."""
+    """A stage that also takes BATCH files; their rows are ordered (and found again for
+    errors) by position: file and row within the BATCH message, after every input line."""
 
     def __init__(self, table: LoadTable, *, delete_batch_files: bool) -> None:
         super().__init__()
@@ -100,10 +101,10 @@ class BatchFilesStage(Stage):
     # -- where a staged row came from -------------------------------------------------------
 
     def input_line(self, staged_row: int) -> int | None:
-        line = super().input_line(staged_row)
-        if line is None and self.batches:
-            return self.batches[0].line
-        return line
+        position = super().input_line(staged_row)
+        if position is not None:
+            return self.line_of(position)
+        return self.batches[0].line if self.batches else None
 
     def line_of(self, position: int) -> int:
         """The input line of a staged row's position (a BATCH row: its message's line)."""
@@ -127,44 +128,20 @@ class BatchFilesStage(Stage):
             index -= len(batch.paths)
         return self.batches[-1]
 
-    # -- the SQL that reads the batch -------------------------------------------------------
-
-    def read_sql(self, fields: Sequence[Field]) -> str:
-        """One SELECT of LINE (position), table version and every field, in input order."""
-        return " UNION ALL ".join(self._read_parts(fields))
-
-    def _read_parts(self, fields: Sequence[Field]) -> list[str]:
-        """A SELECT per BATCH file, in message and file order."""
-        parts = []
-        index = 0
-        columns = "{" + ", ".join(f"{literal(f.source)}: {literal(f.read_type)}" for f in fields)
-        columns += "}"
-        # Positional aliases: a field named like the ordinality column cannot clash.
-        aliases = ", ".join([*(f"c{i}" for i in range(len(fields))), "n"])
-        values = ", ".join(f"c{i} AS {quote(f.name)}" for i, f in enumerate(fields))
-        for batch in self.batches:
-            version = "NULL" if batch.version is None else str(int(batch.version))
-            for path in batch.paths:
-                base = _BATCH_BASE + (index << _FILE_SHIFT) - 1
-                parts.append(
-                    f"SELECT {base} + n AS {quote(LINE)}, "
-                    f"{version}::BIGINT AS {quote(TABLE_VERSION)}, {values} FROM "
-                    f"read_json({literal(str(path))}, format = 'newline_delimited', "
-                    f"compression = {literal(batch.compression)}, columns = {columns}, "
-                    f"maximum_object_size = 16777216) WITH ORDINALITY AS b({aliases})"
-                )
-                index += 1
-        return parts
-
-    # -- explaining what the reader rejected --------------------------------------------------
-
-    def read_error(
-        self, connection: duckdb.DuckDBPyConnection, fields: Sequence[Field], error: Exception
-    ) -> TargetError:
-        """Name the input line and column of a value DuckDB's reader rejected."""
-        message = str(error).splitlines()[0]
-        line = self.batches[0].line if self.batches else None
-        return TargetError(f"{self.table.label()}: {message}", line=line)
+    def file_rows(self, batch: BatchFiles) -> Iterator[tuple[int, bytes]]:
+        """(position, raw JSON) of each record of an added BATCH's files, read in Python."""
+        first = sum(len(b.paths) for b in self.batches[: self.batches.index(batch)])
+        for index, path in enumerate(batch.paths, first):
+            opener: Any = gzip.open if batch.compression == "gzip" else open
+            base = _BATCH_BASE + (index << _FILE_SHIFT)
+            try:
+                with opener(path, "rb") as file:
+                    for row, text in enumerate(file):
+                        yield base + row, text
+            except OSError as error:
+                raise TargetError(
+                    f"{self.table.label()}: BATCH file {path}: {error}", line=batch.line
+                ) from error
 
 
 class SpoolStage(BatchFilesStage):
@@ -198,9 +175,38 @@ class SpoolStage(BatchFilesStage):
         self.file.close()
         self.path.unlink(missing_ok=True)
 
-    def _read_parts(self, fields: Sequence[Field]) -> list[str]:
+    def read_sql(self, fields: Sequence[Field]) -> str:
+        """One SELECT of LINE (position), table version and every field, in input order."""
+        return " UNION ALL ".join([*self._spool_parts(fields), *self._file_parts(fields)])
+
+    def _file_parts(self, fields: Sequence[Field]) -> list[str]:
+        """A SELECT per BATCH file, in message and file order."""
+        parts = []
+        index = 0
+        columns = "{" + ", ".join(f"{literal(f.source)}: {literal(f.read_type)}" for f in fields)
+        columns += "}"
+        # Positional aliases: a field named like the ordinality column cannot clash.
+        aliases = ", ".join([*(f"c{i}" for i in range(len(fields))), "n"])
+        values = ", ".join(f"c{i} AS {quote(f.name)}" for i, f in enumerate(fields))
+        for batch in self.batches:
+            version = "NULL" if batch.version is None else str(int(batch.version))
+            for path in batch.paths:
+                base = _BATCH_BASE + (index << _FILE_SHIFT) - 1
+                parts.append(
+                    f"SELECT {base} + n AS {quote(LINE)}, "
+                    f"{version}::BIGINT AS {quote(TABLE_VERSION)}, {values} FROM "
+                    f"read_json({literal(str(path))}, format = 'newline_delimited', "
+                    f"compression = {literal(batch.compression)}, columns = {columns}, "
+                    f"maximum_object_size = 16777216) WITH ORDINALITY AS b({aliases})"
+                )
+                index += 1
+        return parts
+
+    # -- explaining what the reader rejected --------------------------------------------------
+
+    def _spool_parts(self, fields: Sequence[Field]) -> list[str]:
         if not self.lines:
-            return super()._read_parts(fields)
+            return []
         struct = ", ".join(f"{quote(f.source)} {f.read_type}" for f in fields)
         columns = f"{{'l': 'BIGINT', 'v': 'BIGINT', 'r': {literal(f'STRUCT({struct})')}}}"
         values = ", ".join(f"r.{quote(f.source)} AS {quote(f.name)}" for f in fields)
@@ -209,18 +215,20 @@ class SpoolStage(BatchFilesStage):
             f"read_json({literal(str(self.path))}, format = 'newline_delimited', "
             f"columns = {columns}, maximum_object_size = 16777216)"
         )
-        return [spooled, *super()._read_parts(fields)]
+        return [spooled]
 
     def read_error(
         self, connection: duckdb.DuckDBPyConnection, fields: Sequence[Field], error: Exception
     ) -> TargetError:
+        """Name the input line and column of a value DuckDB's reader rejected."""
+        message = str(error).splitlines()[0]
         match = _LINE_IN_ERROR.search(str(error))
         if match is None or self.batches:
-            return super().read_error(connection, fields, error)
+            line = self.batches[0].line if self.batches else None
+            return TargetError(f"{self.table.label()}: {message}", line=line)
         row = int(match.group(1))
         column = self._failing_column(connection, fields, row)
         where = f", column {column!r}" if column else ""
-        message = str(error).splitlines()[0]
         return TargetError(f"{self.table.label()}{where}: {message}", line=self.input_line(row))
 
     def _failing_column(

@@ -127,7 +127,15 @@ def main() -> None:
             generate_records(inputs["record"], args.rows)
         if "batch" in args.modes:
             generate_batches(inputs["batch"], args.rows, args.batch_file_rows)
-        sizes = ", ".join(f"{m} input {inputs[m].stat().st_size / 1e6:,.0f} MB" for m in args.modes)
+        batch_files = workdir / "batches"
+        sizes = ", ".join(
+            f"{mode} input {size / 1e6:,.0f} MB"
+            for mode, size in (
+                ("RECORD", inputs["record"].stat().st_size if "record" in args.modes else 0),
+                ("BATCH (gzip files)", sum(f.stat().st_size for f in batch_files.glob("*"))),
+            )
+            if size
+        )
         print(f"{args.rows:,} rows; {sizes}")
         for database in args.databases:
             for mode in args.modes:

@@ -7,28 +7,21 @@ text the tap sent and the merge casts it (timestamps, dates, enums, inet, uuid, 
 jsonb), so PostgreSQL parses those values itself. A value a cast rejects is traced back
 to its input line and column.
 
-BATCH files skip Python: an in-process DuckDB reads them (gzip JSON lines) and writes
-CSV into a named pipe, which a second thread streams into COPY of the same staging table.
-
-(Measured on the benchmark's 35-column rows: spooling records too and letting DuckDB
-type them costs as much CPU as orjson plus psycopg's binary packing, and competes with
-PostgreSQL for the cores; records therefore keep the binary COPY.)
+BATCH files take the same path, read line by line in Python (gzip decoded by zlib).
+Measured on the benchmark's rows, letting DuckDB type records or BATCH files and stream
+them as CSV into COPY costs as much CPU as orjson plus psycopg's binary packing, and its
+threads compete with PostgreSQL for the cores: it was slower and needed 140 MB more.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import os
+import json
 import re
-import shutil
-import tempfile
-import threading
 from contextlib import AbstractContextManager
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
-import duckdb
 import orjson
 import psycopg
 from psycopg.copy import Copy
@@ -41,11 +34,13 @@ from target_dap_sql.dialects.base import (
     LoadOptions,
     LoadTable,
     Stage,
+    logger,
 )
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import fit_name, quote
-from target_dap_sql.spool import BatchFilesStage, Field
+from target_dap_sql.reader import without_nul
+from target_dap_sql.spool import BatchFiles, BatchFilesStage
 
 _TYPE_NAMES = {
     Kind.SMALLINT: "smallint",
@@ -96,12 +91,6 @@ _NARROW_INTEGERS = {Kind.SMALLINT: range(-(2**15), 2**15), Kind.INTEGER: range(-
 _QUOTED_VALUE = re.compile(r': "(.*)"\s*$', re.DOTALL)
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _MAX_IDENTIFIER = 63
-_CHUNK = 1 << 20
-# How DuckDB reads BATCH files for the CSV: as the staging table holds each kind.
-_READ_TYPES = {Kind.JSON: "JSON", **{k: v.upper() for k, v in _BINARY_KINDS.items()}}
-# An escaped NUL in JSON text, skipping escaped backslashes (`\\u0000` is no NUL): pairs of
-# backslashes are kept as they are, a `\u0000` is dropped.
-_JSON_NUL = r"'(\\\\)|\\u0000'"
 
 
 def literal(text: str) -> str:
@@ -158,26 +147,32 @@ class PostgresStage(BatchFilesStage):
         self._copy: Copy | None = None
         self._copy_context: AbstractContextManager[Copy] | None = None
         self.copy_offset = 0
-        self.fields = [
-            Field(source, column.name, _READ_TYPES.get(column.kind, "VARCHAR"))
-            for source, column in pairs
-        ]
-        self.csv_copy_sql = self.copy_sql.replace("(FORMAT BINARY)", "(FORMAT csv)")
 
-    def csv_sql(self) -> str:
-        """DuckDB's query for the BATCH files' CSV rows, without NUL (PostgreSQL refuses it)."""
-        values = []
-        for field in self.fields:
-            value = quote(field.name)
-            if field.read_type == "VARCHAR":
-                value = f"replace({value}, chr(0), '')"
-            elif field.read_type == "JSON":
-                value = f"regexp_replace({value}::VARCHAR, {_JSON_NUL}, '\\1', 'g')"
-            values.append(value)
-        return (
-            f"SELECT {', '.join(values)}, {quote('_sdc_table_version')}, {quote(LINE)} "
-            f"FROM ({self.read_sql(self.fields)})"
-        )
+    def add_files(self, batch: BatchFiles) -> None:
+        """Stream the files' records into the COPY now, as records (see the module doc)."""
+        super().add_files(batch)
+        cleaned = False
+        for position, text in self.file_rows(batch):
+            try:
+                record = orjson.loads(text)
+            except orjson.JSONDecodeError:  # integers beyond 64 bits, or not JSON at all
+                try:
+                    record = json.loads(text, parse_float=Decimal)
+                except ValueError as error:
+                    raise TargetError(
+                        f"{self.table.label()}{self.where(position)}: not JSON: {error}",
+                        line=batch.line,
+                    ) from error
+            if b"\\u0000" in text:
+                record, cleaned = without_nul(record), True
+            self.add(position, batch.version, record)
+        if cleaned:
+            logger.warning(
+                "%s: input line %d: removed NUL characters from BATCH records, which "
+                "PostgreSQL cannot store",
+                self.table.label(),
+                batch.line,
+            )
 
     def add(self, line: int, version: int | None, record: Any) -> None:
         values: dict[str, Any] = record  # parsed by the reader (raw_records is off)
@@ -228,9 +223,9 @@ class PostgresStage(BatchFilesStage):
                     raise ValueError(value)
             except (TypeError, ValueError, OverflowError) as error:
                 raise TargetError(
-                    f"{self.table.label()}, column {column.name!r}: value {value!r} does not "
-                    f"fit the column's type {column.describe()}",
-                    line=line,
+                    f"{self.table.label()}, column {column.name!r}{self.where(line)}: value "
+                    f"{value!r} does not fit the column's type {column.describe()}",
+                    line=self.line_of(line),
                 ) from error
         return row
 
@@ -270,8 +265,6 @@ class PostgresDialect(Dialect):
             ) from error
         self.active_stage: PostgresStage | None = None
         self._stage_count = 0
-        self._staging_dir: Path | None = None
-        self._batch_reader: duckdb.DuckDBPyConnection | None = None
         # Staging tables are temp tables, cached in the session's temp_buffers (8 MB by
         # default): a batch that fits stays in memory instead of spilling to disk.
         self.execute("SET temp_buffers = '256MB'")
@@ -302,10 +295,6 @@ class PostgresDialect(Dialect):
 
     def close(self) -> None:
         self.connection.close()
-        if self._batch_reader is not None:
-            self._batch_reader.close()
-        if self._staging_dir is not None:
-            shutil.rmtree(self._staging_dir, ignore_errors=True)
 
     # -- COPY switching: one COPY at a time per connection --------------------------------
 
@@ -482,8 +471,6 @@ class PostgresDialect(Dialect):
         assert isinstance(stage, PostgresStage)
         if self.active_stage is stage:
             self.deactivate()
-        if stage.batches:
-            self._copy_batch_files(stage)
         self.execute("SAVEPOINT sdc_merge")  # so that a failure can be explained
         values = [
             quote(c.name)
@@ -538,72 +525,6 @@ class PostgresDialect(Dialect):
                     line=stage.line_of(position),
                 )
         return None
-
-    # -- BATCH files: DuckDB -> CSV -> named pipe -> COPY ---------------------------------
-
-    def _reader(self) -> tuple[duckdb.DuckDBPyConnection, Path]:
-        """The DuckDB that reads BATCH files (CSV rows keep their order) and its directory."""
-        if self._batch_reader is None or self._staging_dir is None:
-            self._staging_dir = Path(tempfile.mkdtemp(prefix="target-dap-sql-"))
-            atexit.register(shutil.rmtree, self._staging_dir, ignore_errors=True)
-            self._batch_reader = duckdb.connect(
-                config={
-                    "memory_limit": self.options.duckdb_memory_limit,
-                    "threads": self.options.duckdb_threads,
-                    "preserve_insertion_order": True,
-                }
-            )
-        return self._batch_reader, self._staging_dir
-
-    def _copy_batch_files(self, stage: PostgresStage) -> None:
-        """DuckDB writes the files' rows as CSV into a pipe; a thread streams it into COPY."""
-        reader, folder = self._reader()
-        pipe = folder / f"batch_{id(stage)}.csv"
-        os.mkfifo(pipe)
-        stage.copy_offset = stage.size  # COPY's row N is the N-th row of the files
-        failures: list[BaseException] = []
-        pump = threading.Thread(target=self._pump, args=(stage, pipe, failures), name="copy")
-        # Held open for reading and writing (Linux FIFOs allow it), so that neither the
-        # pump's open nor DuckDB's waits for the other, even when DuckDB fails before it
-        # opens the pipe; closing it after DuckDB is done ends the pump's stream.
-        keeper = os.open(pipe, os.O_RDWR)
-        try:
-            pump.start()
-            try:
-                reader.execute(
-                    f"COPY ({stage.csv_sql()}) TO {literal(str(pipe))} "
-                    "(FORMAT csv, HEADER false, USE_TMP_FILE false)"
-                )
-            finally:
-                os.close(keeper)
-                pump.join()
-        except duckdb.Error as error:
-            raise stage.read_error(reader, stage.fields, error) from error
-        finally:
-            pipe.unlink(missing_ok=True)
-        if failures:
-            failure = failures[0]
-            if isinstance(failure, psycopg.Error):
-                raise self.copy_error(stage, failure) from failure
-            raise failure
-
-    def _pump(self, stage: PostgresStage, pipe: Path, failures: list[BaseException]) -> None:
-        """Stream the pipe into COPY; after a failure keep draining so DuckDB can finish."""
-        try:
-            with pipe.open("rb") as source:
-                try:
-                    with (
-                        self.connection.cursor() as cursor,
-                        cursor.copy(stage.csv_copy_sql) as copy,
-                    ):
-                        while chunk := source.read(_CHUNK):
-                            copy.write(chunk)
-                except BaseException as error:
-                    failures.append(error)
-                    while source.read(_CHUNK):
-                        pass
-        except OSError as error:
-            failures.append(error)
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         assert isinstance(stage, PostgresStage)
