@@ -105,7 +105,7 @@ class DapSqlSink(BatchSink):
         self.lane = (self.lane + 1) % len(self.stages)
         self.record_counter_metric.increment(self.fast_records)
         self.fast_records = 0
-        self.logger.debug("Queued %d records for %s", stage.size, self.table.spec.display_name)
+        self.logger.debug("Queued %s for %s", stage.describe(), self.table.spec.display_name)
 
     def stage_batch(self, batch: BatchFiles) -> None:
         """A BATCH message's files merge as a batch of their own, after the records before."""

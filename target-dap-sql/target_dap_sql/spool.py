@@ -87,6 +87,10 @@ class BatchFilesStage(Stage):
     def empty(self) -> bool:
         return not self.lines and not self.batches
 
+    def describe(self) -> str:
+        files = sum(len(b.paths) for b in self.batches)
+        return f"{super().describe()}, {files} BATCH files" if files else super().describe()
+
     def reset(self) -> None:
         super().reset()
         if self.delete_batch_files:
@@ -131,17 +135,11 @@ class BatchFilesStage(Stage):
     def file_rows(self, batch: BatchFiles) -> Iterator[tuple[int, bytes]]:
         """(position, raw JSON) of each record of an added BATCH's files, read in Python."""
         first = sum(len(b.paths) for b in self.batches[: self.batches.index(batch)])
-        for index, path in enumerate(batch.paths, first):
-            opener: Any = gzip.open if batch.compression == "gzip" else open
-            base = _BATCH_BASE + (index << _FILE_SHIFT)
-            try:
-                with opener(path, "rb") as file:
-                    for row, text in enumerate(file):
-                        yield base + row, text
-            except OSError as error:
-                raise TargetError(
-                    f"{self.table.label()}: BATCH file {path}: {error}", line=batch.line
-                ) from error
+        try:
+            for index, (row, text) in file_lines(batch):
+                yield _BATCH_BASE + ((first + index) << _FILE_SHIFT) + row, text
+        except TargetError as error:
+            raise TargetError(f"{self.table.label()}: {error.message}", line=batch.line) from error
 
 
 class SpoolStage(BatchFilesStage):
@@ -256,14 +254,23 @@ class SpoolStage(BatchFilesStage):
         return None
 
 
-def batch_records(batch: BatchFiles) -> Iterator[dict[str, Any]]:
-    """The records of a BATCH message's files, parsed (the SDK path: validation, maps)."""
-    for path in batch.paths:
-        opener = gzip.open if batch.compression == "gzip" else open
+def file_lines(batch: BatchFiles) -> Iterator[tuple[int, tuple[int, bytes]]]:
+    """(file index, (row, line)) of every line of a BATCH message's files, in order."""
+    for index, path in enumerate(batch.paths):
+        opener: Any = gzip.open if batch.compression == "gzip" else open
         try:
             with opener(path, "rb") as file:
-                for text in file:
-                    if text.strip():
-                        yield orjson.loads(text)
-        except (OSError, orjson.JSONDecodeError) as error:
-            raise TargetError(f"BATCH file {path}: {error}") from error
+                for row, text in enumerate(file):
+                    yield index, (row, text)
+        except OSError as error:
+            raise TargetError(f"BATCH file {path}: {error}", line=batch.line) from error
+
+
+def batch_records(batch: BatchFiles) -> Iterator[dict[str, Any]]:
+    """The records of a BATCH message's files, parsed (the SDK path: validation, maps)."""
+    for _, (_, text) in file_lines(batch):
+        if text.strip():
+            try:
+                yield orjson.loads(text)
+            except orjson.JSONDecodeError as error:
+                raise TargetError(f"a BATCH file: not JSON: {error}", line=batch.line) from error

@@ -91,6 +91,10 @@ class Stage(abc.ABC):
     def empty(self) -> bool:
         return not self.lines
 
+    def describe(self) -> str:
+        """What the batch holds, for the log."""
+        return f"{self.size} records"
+
     @abc.abstractmethod
     def add(self, line: int, version: int | None, record: Any) -> None:
         """Stage one record (raw JSON bytes, or a dict from the SDK path)."""
