@@ -7,6 +7,7 @@ merges it in one transaction while the next batch stages on the other connection
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 
 from singer_sdk.sinks import BatchSink
@@ -108,13 +109,18 @@ class DapSqlSink(BatchSink):
         self.logger.debug("Queued %s for %s", stage.describe(), self.table.spec.display_name)
 
     def stage_batch(self, batch: BatchFiles) -> None:
-        """A BATCH message's files merge as a batch of their own, after the records before."""
+        """BATCH files merge after the records before them, one file per merge.
+
+        One file at a time keeps DuckDB's memory to one reader's buffers: two large gzip
+        files read at once ran out of the default `duckdb_memory_limit` (measured).
+        """
         self.target.drain_one(self)
-        stage = self.stage
-        stage.ready.wait()
-        assert isinstance(stage, BatchFilesStage)
-        stage.add_files(batch)
-        self.process_batch({})
+        for path in batch.paths:
+            stage = self.stage
+            stage.ready.wait()
+            assert isinstance(stage, BatchFilesStage)
+            stage.add_files(dataclasses.replace(batch, paths=(path,)))
+            self.process_batch({})
 
     def activate_version(self, new_version: int) -> None:
         self.target.drain_one(self)  # records before the message belong to older state

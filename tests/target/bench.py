@@ -95,18 +95,20 @@ def run(config: dict[str, object], data: Path, workdir: Path) -> tuple[float, fl
     """(wall seconds, CPU seconds of the target process, its peak RSS in MB)."""
     config_path = workdir / f"config-{uuid.uuid4().hex}.json"
     config_path.write_text(json.dumps(config))
+    log = workdir / "target.log"
     start = time.perf_counter()
-    with data.open("rb") as stdin:
+    with data.open("rb") as stdin, log.open("wb") as stderr:
         process = subprocess.Popen(
             [str(TARGET), "--config", str(config_path)],
             stdin=stdin,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=stderr,
         )
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     if status != 0:
-        raise SystemExit(f"target-dap-sql failed (status {status}) on {data.name}")
+        last = log.read_text(errors="replace").splitlines()[-3:]
+        raise SystemExit(f"target-dap-sql failed on {data.name}: " + " | ".join(last))
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
