@@ -66,11 +66,11 @@ class Loader:
     @staticmethod
     def _merge(lane: Dialect, table: LoadTable, stage: Stage) -> None:
         try:
-            size, start = stage.size, time.perf_counter()
+            what, start = stage.describe(), time.perf_counter()
             lane.merge(table, stage)
             logger.info(
-                "Merged %d records into %s in %.2f s",
-                size,
+                "Merged %s into %s in %.2f s",
+                what,
                 table.spec.display_name,
                 time.perf_counter() - start,
             )

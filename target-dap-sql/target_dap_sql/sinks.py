@@ -7,6 +7,7 @@ merges it in one transaction while the next batch stages on the other connection
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 
 from singer_sdk.sinks import BatchSink
@@ -14,6 +15,7 @@ from singer_sdk.sinks import BatchSink
 from target_dap_sql.columns import table_spec
 from target_dap_sql.errors import TargetError
 from target_dap_sql.identifiers import split_stream_id
+from target_dap_sql.spool import BatchFiles, BatchFilesStage
 
 if t.TYPE_CHECKING:
     from target_dap_sql.dialects.base import LoadTable, Stage
@@ -97,21 +99,28 @@ class DapSqlSink(BatchSink):
         stage.add(self.target.current_line, self.target.current_version, record)
 
     def process_batch(self, context: dict[str, t.Any]) -> None:
-        size = self.stage.size
-        if size == 0:
+        stage = self.stage
+        if stage.empty:
             return
-        self.target.loader.merge(self.table, self.lane, self.stage)
+        self.target.loader.merge(self.table, self.lane, stage)
         self.lane = (self.lane + 1) % len(self.stages)
         self.record_counter_metric.increment(self.fast_records)
         self.fast_records = 0
-        self.logger.debug("Queued %d records for %s", size, self.table.spec.display_name)
+        self.logger.debug("Queued %s for %s", stage.describe(), self.table.spec.display_name)
 
-    def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:
-        """BATCH messages are not supported yet: fail loudly rather than drop records."""
-        raise TargetError(
-            f"stream {self.stream_name!r}: BATCH messages are not supported yet; "
-            "configure the tap to send RECORD messages (no batch_config)"
-        )
+    def stage_batch(self, batch: BatchFiles) -> None:
+        """BATCH files merge after the records before them, one file per merge.
+
+        One file at a time keeps DuckDB's memory to one reader's buffers: two large gzip
+        files read at once ran out of the default `duckdb_memory_limit` (measured).
+        """
+        self.target.drain_one(self)
+        for path in batch.paths:
+            stage = self.stage
+            stage.ready.wait()
+            assert isinstance(stage, BatchFilesStage)
+            stage.add_files(dataclasses.replace(batch, paths=(path,)))
+            self.process_batch({})
 
     def activate_version(self, new_version: int) -> None:
         self.target.drain_one(self)  # records before the message belong to older state

@@ -22,6 +22,7 @@ from target_dap_sql.errors import RecordBeforeSchemaError, TargetError
 from target_dap_sql.loader import Loader
 from target_dap_sql.reader import SingerLineReader
 from target_dap_sql.sinks import DapSqlSink
+from target_dap_sql.spool import BatchFiles, batch_records, local_path
 
 if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
@@ -110,11 +111,29 @@ class TargetDapSql(Target):
         th.Property(
             "duckdb_memory_limit",
             th.StringType,
-            default="512MB",
+            default="192MB",
             description=(
-                "DuckDB only: memory its buffer manager may use (DuckDB's own default is 80% "
-                "of RAM, and it caches the tables it writes). Lower keeps the process "
-                "smaller at some cost in speed."
+                "Memory DuckDB's buffer manager may use: for the database itself (DuckDB "
+                "target) and for reading batches (both targets; DuckDB's own default is 80% "
+                "of RAM). Larger batches spill to a temporary directory beyond it."
+            ),
+        ),
+        th.Property(
+            "duckdb_threads",
+            th.IntegerType,
+            default=2,
+            description=(
+                "Threads DuckDB uses to read (and, for a DuckDB database, merge) each "
+                "batch. Python reads the input on its own thread meanwhile."
+            ),
+        ),
+        th.Property(
+            "delete_batch_files",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Delete the files of a BATCH message once their rows are committed "
+                "(the tap wrote them for this target alone)."
             ),
         ),
         th.Property(
@@ -140,17 +159,18 @@ class TargetDapSql(Target):
         self.max_parallelism = 1  # drains only queue merges; the loader's worker runs them
         self._loader: Loader | None = None
         self.current_version: int | None = None
-        url = parse_database_url(str(self.config.get("database_url", "duckdb:///dap.duckdb")))
-        self._url = url
-        if isinstance(self.message_reader, SingerLineReader):
-            dialect_class = dialect_class_for(url)
-            self.message_reader.raw_records = dialect_class.raw_records
-            self.message_reader.strip_nul = not dialect_class.text_holds_nul
+        self._url = parse_database_url(str(self.config.get("database_url", "duckdb:///dap.duckdb")))
         self._fast_path = not (
             self.config.get("validate_records", False)
             or self.config.get("stream_maps")
             or self.config.get("flattening_enabled")
         )
+        if isinstance(self.message_reader, SingerLineReader):
+            dialect_class = dialect_class_for(self._url)
+            self.message_reader.raw_records = dialect_class.raw_records
+            self.message_reader.strip_nul = not dialect_class.text_holds_nul
+            if self._fast_path:
+                self.message_reader.record_handler = self._stage_raw_record
 
     @property
     def loader(self) -> Loader:
@@ -160,7 +180,9 @@ class TargetDapSql(Target):
                 load_method=LoadMethod(self.config.get("load_method", "upsert")),
                 hard_delete=bool(self.config.get("hard_delete", False)),
                 enum_as_text=self.config.get("enum_as", "native") == "text",
-                duckdb_memory_limit=str(self.config.get("duckdb_memory_limit", "512MB")),
+                duckdb_memory_limit=str(self.config.get("duckdb_memory_limit", "192MB")),
+                duckdb_threads=int(self.config.get("duckdb_threads", 2)),
+                delete_batch_files=bool(self.config.get("delete_batch_files", False)),
             )
             self._loader = Loader(self._url, options)
         return self._loader
@@ -197,30 +219,63 @@ class TargetDapSql(Target):
             stream_name, record=record, schema=schema, key_properties=key_properties
         )
 
-    def _process_record_message(self, message_dict: dict[str, t.Any]) -> None:
-        """Stage the raw record; the SDK's per-record work only when a setting needs it.
+    def _sink_for(self, stream: str, what: str) -> DapSqlSink:
+        sink = self._sinks_active.get(stream)
+        if sink is None:
+            raise RecordBeforeSchemaError(
+                f"a {what} for stream {stream!r} arrived before its SCHEMA message"
+            )
+        assert isinstance(sink, DapSqlSink)
+        return sink
+
+    def _stage_raw_record(self, stream: str, record: t.Any, version: int | None) -> None:
+        """The fast path: the record (raw or parsed, as the reader gives it) to its stage.
 
         The SDK path parses timestamps into datetimes, copies the record and checks its
         keys in Python, for every record; the database does all of that in bulk here.
         """
-        stream = message_dict["stream"]
         sink = self._sinks_active.get(stream)
         if sink is None:
-            raise RecordBeforeSchemaError(
-                f"a RECORD for stream {stream!r} arrived before its SCHEMA message"
-            )
-        version = message_dict.get("version")
-        if self._fast_path:
-            assert isinstance(sink, DapSqlSink)
-            sink.stage_raw(self.current_line, version, message_dict["record"])
-            if sink.is_full:
-                self.drain_one(sink)
-            self._handle_max_record_age()
-            return
-        self.current_version = version
+            sink = self._sink_for(stream, "RECORD")
+        sink.stage_raw(self.current_line, version, record)  # type: ignore[attr-defined]
+        if sink.is_full:
+            self.drain_one(sink)
+        self._handle_max_record_age()
+
+    def _process_record_message(self, message_dict: dict[str, t.Any]) -> None:
+        """The SDK's per-record path, for validation, stream maps and flattening."""
+        self._sink_for(message_dict["stream"], "RECORD")
+        self.current_version = message_dict.get("version")
         if not isinstance(message_dict["record"], dict):
             message_dict["record"] = orjson.loads(bytes(message_dict["record"]))
         super()._process_record_message(message_dict)
+
+    def _process_batch_message(self, message_dict: dict[str, t.Any]) -> None:
+        """Load a BATCH message's files: by DuckDB's reader, or record by record (SDK path)."""
+        stream = str(message_dict.get("stream"))
+        sink = self._sink_for(stream, "BATCH")
+        encoding = message_dict.get("encoding") or {}
+        kind = encoding.get("format", "jsonl")
+        compression = encoding.get("compression") or "none"
+        if kind != "jsonl" or compression not in ("gzip", "none"):
+            raise TargetError(
+                f"stream {stream!r}: BATCH files of format {kind!r} with compression "
+                f"{compression!r} are not supported; use jsonl, gzip or none"
+            )
+        batch = BatchFiles(
+            line=self.current_line,
+            version=message_dict.get("version"),
+            paths=tuple(local_path(str(url)) for url in message_dict.get("manifest") or ()),
+            compression=compression,
+        )
+        if self._fast_path:
+            sink.stage_batch(batch)
+        else:
+            for record in batch_records(batch):
+                self._process_record_message(
+                    {"stream": stream, "record": record, "version": batch.version}
+                )
+        self._handle_max_record_age()
 
     def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
         """Pass a STATE on at once when no sink holds records (all before it are committed).

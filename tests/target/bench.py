@@ -1,97 +1,177 @@
-"""Benchmark target-dap-sql alone: a recorded Singer file into PostgreSQL and DuckDB.
+"""Benchmark target-dap-sql alone: recorded Singer input into PostgreSQL and DuckDB.
 
     .venv/bin/python tests/target/bench.py [--rows 500000] [--postgres URL]
+        [--databases postgresql duckdb] [--modes record batch] [--json out.json]
 
-Generates a submissions-shaped Singer file (the DAP `submissions` schema, every value of
-its type, strings of 4-30 characters, 15% nulls) once, then times `target-dap-sql`
-reading it from a file into a fresh PostgreSQL database and a fresh DuckDB file, and
-prints rows/s, the target's CPU time (the database's own is not included) and peak RSS.
-Not part of `make test` (speed goals live in benchmarks).
+Generates submissions-shaped input once (the DAP `submissions` schema, every value of its
+type, strings of 4-30 characters, 15% nulls; a pool of distinct records repeated under
+new keys, so that millions of rows generate in seconds), in two forms with the same
+rows: RECORD messages, and BATCH messages over gzip JSON-lines files as tap-dap writes
+them. Then times `target-dap-sql` on each into a fresh PostgreSQL database and a fresh
+DuckDB file, and prints rows/s, the target's CPU time (the database server's own is not
+included) and the target's own peak RSS. Not part of `make test` (speed goals live in
+benchmarks, not in timed tests).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.target.singer_data import DAP_SCHEMAS, load_dap_table, sample_record, singer_lines
+from tests.target.singer_data import DAP_SCHEMAS, load_dap_table, sample_record
 
 TARGET = Path(sys.executable).parent / "target-dap-sql"
+STREAM = "canvas-submissions"
+POOL = 20_000  # distinct records; row i is record i % POOL under key i
 
 
-def generate(path: Path, rows: int) -> None:
-    schema, key = load_dap_table(DAP_SCHEMAS / "canvas" / "submissions.json")
+def records(rows: int) -> Iterator[dict[str, Any]]:
+    schema, _ = load_dap_table(DAP_SCHEMAS / "canvas" / "submissions.json")
     rnd = random.Random(42)
+    pool = [sample_record(schema, i, rnd, long_strings=False) for i in range(min(rows, POOL))]
+    for i in range(rows):
+        record = pool[i % POOL]
+        record["id"] = i
+        yield record
+
+
+def header() -> bytes:
+    schema, key = load_dap_table(DAP_SCHEMAS / "canvas" / "submissions.json")
+    message = {"type": "SCHEMA", "stream": STREAM, "schema": schema, "key_properties": key}
+    return orjson.dumps(message) + b"\n"
+
+
+STATE = b'{"type":"STATE","value":{"bookmarks":{"canvas-submissions":{}}}}\n'
+
+
+def generate_records(path: Path, rows: int) -> None:
     with path.open("wb") as out:
-        out.writelines(
-            singer_lines(
-                "canvas-submissions",
-                schema,
-                key,
-                (sample_record(schema, i, rnd, long_strings=False) for i in range(rows)),
-            )
-        )
-        out.write(b'{"type":"STATE","value":{"bookmarks":{"canvas-submissions":{}}}}\n')
+        out.write(header())
+        for record in records(rows):
+            message = {"type": "RECORD", "stream": STREAM, "record": record, "version": 1}
+            out.write(orjson.dumps(message) + b"\n")
+        out.write(STATE)
+
+
+def generate_batches(path: Path, rows: int, file_rows: int) -> None:
+    """BATCH messages of one gzip file each (fast gzip level, as a tap would choose)."""
+    folder = path.parent / "batches"
+    folder.mkdir()
+    with path.open("wb") as out:
+        out.write(header())
+        source = records(rows)
+        for number in range(-(-rows // file_rows)):
+            file = folder / f"part-{number:05d}.jsonl.gz"
+            with gzip.open(file, "wb", compresslevel=1) as batch:
+                for _ in range(min(file_rows, rows - number * file_rows)):
+                    batch.write(orjson.dumps(next(source)) + b"\n")
+            message = {
+                "type": "BATCH",
+                "stream": STREAM,
+                "encoding": {"format": "jsonl", "compression": "gzip"},
+                "manifest": [file.as_uri()],
+                "version": 1,
+            }
+            out.write(orjson.dumps(message) + b"\n")
+        out.write(STATE)
 
 
 def run(config: dict[str, object], data: Path, workdir: Path) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds of the target process, peak RSS in MB so far)."""
+    """(wall seconds, CPU seconds of the target process, its peak RSS in MB)."""
     config_path = workdir / f"config-{uuid.uuid4().hex}.json"
     config_path.write_text(json.dumps(config))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    log = workdir / "target.log"
     start = time.perf_counter()
-    with data.open("rb") as stdin:
-        subprocess.run(
+    with data.open("rb") as stdin, log.open("wb") as stderr:
+        process = subprocess.Popen(
             [str(TARGET), "--config", str(config_path)],
             stdin=stdin,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=True,
+            stderr=stderr,
         )
+        _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return seconds, cpu, after.ru_maxrss / 1024
+    if status != 0:
+        last = log.read_text(errors="replace").splitlines()[-3:]
+        raise SystemExit(f"target-dap-sql failed on {data.name}: " + " | ".join(last))
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--databases", nargs="+", default=["postgresql", "duckdb"])
+    parser.add_argument("--modes", nargs="+", default=["record", "batch"])
+    parser.add_argument("--batch-file-rows", type=int, default=100_000)
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        data = workdir / "submissions.singer"
-        generate(data, args.rows)
-        print(f"{args.rows} records, {data.stat().st_size / 1e6:.0f} MB of Singer messages")
-        database = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.postgres, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{database}"')
-        try:
-            url = args.postgres.rsplit("/", 1)[0] + "/" + database
-            for name, config in (
-                ("postgresql", {"database_url": url}),
-                ("duckdb", {"database_url": f"duckdb:///{workdir / 'bench.duckdb'}"}),
-            ):
-                seconds, cpu, rss = run(config, data, workdir)
+        inputs = {"record": workdir / "records.singer", "batch": workdir / "batches.singer"}
+        if "record" in args.modes:
+            generate_records(inputs["record"], args.rows)
+        if "batch" in args.modes:
+            generate_batches(inputs["batch"], args.rows, args.batch_file_rows)
+        batch_files = workdir / "batches"
+        sizes = ", ".join(
+            f"{mode} input {size / 1e6:,.0f} MB"
+            for mode, size in (
+                ("RECORD", inputs["record"].stat().st_size if "record" in args.modes else 0),
+                ("BATCH (gzip files)", sum(f.stat().st_size for f in batch_files.glob("*"))),
+            )
+            if size
+        )
+        print(f"{args.rows:,} rows; {sizes}")
+        for database in args.databases:
+            for mode in args.modes:
+                if database == "postgresql":
+                    name = f"bench_{uuid.uuid4().hex[:8]}"
+                    with psycopg.connect(args.postgres, autocommit=True) as admin:
+                        admin.execute(f'CREATE DATABASE "{name}"')
+                    url = args.postgres.rsplit("/", 1)[0] + "/" + name
+                else:
+                    url = f"duckdb:///{workdir / f'bench-{mode}.duckdb'}"
+                try:
+                    seconds, cpu, rss = run({"database_url": url}, inputs[mode], workdir)
+                finally:
+                    if database == "postgresql":
+                        with psycopg.connect(args.postgres, autocommit=True) as admin:
+                            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                rate = args.rows / seconds
                 print(
-                    f"{name:>10}: {seconds:6.1f} s  {args.rows / seconds:9,.0f} rows/s  "
-                    f"target CPU {cpu:5.1f} s  peak RSS so far {rss:.0f} MB"
+                    f"{database:>10} {mode:>6}: {seconds:7.1f} s  {rate:9,.0f} rows/s  "
+                    f"target CPU {cpu:6.1f} s  target peak RSS {rss:5.0f} MB"
                 )
-        finally:
-            with psycopg.connect(args.postgres, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                results.append(
+                    {
+                        "database": database,
+                        "mode": mode,
+                        "rows": args.rows,
+                        "seconds": round(seconds, 2),
+                        "rows_per_second": round(rate),
+                        "target_cpu_seconds": round(cpu, 2),
+                        "target_peak_rss_mb": round(rss),
+                    }
+                )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

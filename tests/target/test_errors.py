@@ -105,15 +105,18 @@ def test_fixture_files_are_valid_singer() -> None:
             assert json.loads(text)["type"]
 
 
-def test_batch_messages_fail_loudly(tmp_path: Path) -> None:
-    """Not supported yet: never drop a BATCH's records silently."""
+def test_missing_batch_file_is_named(db: Database, tmp_path: Path) -> None:
+    """A BATCH whose file is gone fails with its stream and input line, never silently."""
     data = fixture("courses_snapshot") + (
         b'{"type":"BATCH","stream":"canvas-courses","encoding":{"format":"jsonl",'
-        b'"compression":"gzip"},"manifest":["file:///nowhere.jsonl.gz"]}\n'
+        b'"compression":"gzip"},"manifest":["file:///nowhere/x.jsonl.gz"]}\n'
     )
-    result = run_cli({"database_url": f"duckdb:///{tmp_path / 'b.duckdb'}"}, data, tmp_path)
+    result = run_cli(db.config(), data, tmp_path)
     assert result.returncode == 1
-    assert "BATCH messages are not supported yet" in error_line(result)
+    message = error_line(result)
+    assert "input line 7:" in message
+    assert "canvas-courses" in message
+    assert "nowhere/x.jsonl.gz" in message
 
 
 def test_rejected_value_line_when_streams_interleave(db: Database, tmp_path: Path) -> None:

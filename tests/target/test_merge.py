@@ -198,3 +198,10 @@ def test_duckdb_file_named_like_its_schema(tmp_path: Path) -> None:
     assert [row[0] for row in courses] == [1, 2, 3]
     assert any(row[1] for row in courses)
     assert ("c",) in states
+
+
+def test_duplicate_keys_in_a_later_batch_keep_the_last(db: Database) -> None:
+    """Also into a table that already has rows (where the merge uses ON CONFLICT)."""
+    db.load(fixture("courses_snapshot"))
+    db.load(fixture("courses_duplicate_keys"))
+    assert names(db) == {1: "third", 2: "Art", 3: "y"}

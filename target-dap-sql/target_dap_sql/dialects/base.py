@@ -41,7 +41,9 @@ class LoadOptions:
     load_method: LoadMethod = LoadMethod.UPSERT
     hard_delete: bool = False
     enum_as_text: bool = False
-    duckdb_memory_limit: str = "512MB"
+    duckdb_memory_limit: str = "192MB"
+    duckdb_threads: int = 2
+    delete_batch_files: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,33 @@ class Stage(abc.ABC):
     def size(self) -> int:
         return len(self.lines)
 
+    @property
+    def empty(self) -> bool:
+        return not self.lines
+
+    def describe(self) -> str:
+        """What the batch holds, for the log."""
+        return f"{self.size} records"
+
     @abc.abstractmethod
     def add(self, line: int, version: int | None, record: Any) -> None:
-        """Stage one record (raw JSON bytes or a dict, as the dialect's `raw_records` says)."""
+        """Stage one record (raw JSON bytes, or a dict from the SDK path)."""
+
+    def seal(self) -> None:
+        """Make everything added so far readable by the merge (flush buffers)."""
+        return None
+
+    def line_of(self, position: int) -> int:
+        """The input line of a staged row's position (the LINE column)."""
+        return position
+
+    def where(self, position: int) -> str:
+        """More about a staged row's origin than its input line, for error messages."""
+        return ""
+
+    def after_commit(self) -> None:
+        """Called once the batch's rows are committed."""
+        return None
 
     def input_line(self, staged_row: int) -> int | None:
         """Input line of the n-th staged row (1-based), as database errors count rows."""
@@ -177,8 +203,8 @@ class Dialect(abc.ABC):
         return None
 
     def seal(self, stage: Stage) -> None:
-        """End the stage's bulk load in the calling (main) thread, before a merge."""
-        return None
+        """End the stage's writing in the calling (main) thread, before a merge."""
+        stage.seal()
 
     @abc.abstractmethod
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
@@ -260,11 +286,11 @@ class Dialect(abc.ABC):
 
     def merge(self, table: LoadTable, stage: Stage) -> None:
         """Load the staged batch into the table in one transaction, then commit."""
-        if stage.size == 0:
+        if stage.empty:
             return
         try:
             staged = self.load_stage(table, stage)
-            has_deletes = self._check_batch(table, self.raw_relation(stage, staged))
+            has_deletes = self._check_batch(table, stage, self.raw_relation(stage, staged))
             method = self.options.load_method
             if method == LoadMethod.OVERWRITE and table.qualified not in self.memory.overwritten:
                 self.execute(f"DELETE FROM {table.qualified}")
@@ -286,12 +312,14 @@ class Dialect(abc.ABC):
             self.rollback()
             if explained is not None:
                 raise explained from error
+            first, last = (stage.lines[0], stage.lines[-1]) if stage.lines else (0, 0)
             raise TargetError(
                 f"{table.label()}: the database rejected the batch of input lines "
-                f"{stage.lines[0]}-{stage.lines[-1]}: {error}"
+                f"{first}-{last}: {error}"
             ) from error
+        stage.after_commit()
 
-    def _check_batch(self, table: LoadTable, staged: str) -> bool:
+    def _check_batch(self, table: LoadTable, stage: Stage, staged: str) -> bool:
         """Fail on a record without its key; relax a NOT NULL column a record leaves empty.
 
         Deletes carry only their key, so they never count as missing a value. One scan of
@@ -313,24 +341,27 @@ class Dialect(abc.ABC):
             + [f"count(*) FILTER (WHERE {deleted})"]
         )
         *lines, deletes = self.execute(f"SELECT {select} FROM {staged}")[0]
-        found = [(int(line), name) for (name, _), line in zip(checks, lines, strict=True) if line]
-        missing_keys = sorted((line, name) for line, name in found if name in table.key)
+        found = [(int(pos), name) for (name, _), pos in zip(checks, lines, strict=True) if pos]
+        missing_keys = sorted((pos, name) for pos, name in found if name in table.key)
         if missing_keys:
-            line, name = missing_keys[0]
+            pos, name = missing_keys[0]
             raise MissingKeyError(
-                f"{table.label()}: the record has no value for key property {name!r}", line=line
+                f"{table.label()}{stage.where(pos)}: the record has no value for key "
+                f"property {name!r}",
+                line=stage.line_of(pos),
             )
-        for line, name in sorted(found):
+        for pos, name in sorted(found):
             # A value missing where the schema's type has no null: the property is optional
             # in JSON Schema terms (not in `required`), so the column learns it, as when a
             # source relaxes a column. Committed with the batch.
             if name not in self.memory.relaxed.setdefault(table.qualified, set()):
                 self.memory.relaxed[table.qualified].add(name)
                 logger.warning(
-                    "%s: input line %d has no value for NOT NULL column %r; making the "
+                    "%s: input line %d%s has no value for NOT NULL column %r; making the "
                     "column nullable",
                     table.label(),
-                    line,
+                    stage.line_of(pos),
+                    stage.where(pos),
                     name,
                 )
                 self.execute(

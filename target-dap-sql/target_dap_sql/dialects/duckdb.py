@@ -14,14 +14,12 @@ DuckDB's ALTER limits, and how we live with them:
 from __future__ import annotations
 
 import atexit
-import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import duckdb
-import orjson
 
 from target_dap_sql.columns import Column, Kind, TableSpec
 from target_dap_sql.database_url import DatabaseUrl
@@ -29,6 +27,7 @@ from target_dap_sql.dialects.base import LINE, Dialect, LoadOptions, LoadTable, 
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import quote
+from target_dap_sql.spool import Field, SpoolStage, literal
 
 _TYPE_NAMES = {
     Kind.SMALLINT: "SMALLINT",
@@ -62,35 +61,6 @@ _KINDS = {
 # What read_json parses a column as; enum values are checked and cast in SQL instead,
 # so that a bad value is reported with its line and column.
 _READ_AS_TEXT = {Kind.ENUM, Kind.IP, Kind.OTHER, Kind.VARCHAR, Kind.TEXT}
-_LINE_IN_ERROR = re.compile(r"in line (\d+)")
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-class DuckDBStage(Stage):
-    """One table's batch as an NDJSON file: {"l": line, "v": version, "r": record}."""
-
-    def __init__(self, path: Path, table: LoadTable) -> None:
-        super().__init__()
-        self.path = path
-        self.table = table
-        self.file: IO[bytes] = path.open("wb", buffering=1 << 20)
-
-    def add(self, line: int, version: int | None, record: Any) -> None:
-        if isinstance(record, dict):  # from the SDK path (validation or stream maps on)
-            record = orjson.dumps(record, default=str)
-        self.lines.append(line)
-        head = b'{"l":%d,"v":%s,"r":' % (line, b"null" if version is None else b"%d" % version)
-        self.file.write(head)
-        self.file.write(record)
-        self.file.write(b"}\n")
-
-    def reset(self) -> None:
-        super().reset()
-        self.file.close()
-        self.file = self.path.open("wb", buffering=1 << 20)
 
 
 class DuckDBDialect(Dialect):
@@ -111,6 +81,7 @@ class DuckDBDialect(Dialect):
                 config={
                     "preserve_insertion_order": False,
                     "memory_limit": options.duckdb_memory_limit,
+                    "threads": options.duckdb_threads,
                 },
             )
         except (OSError, duckdb.Error) as error:
@@ -302,42 +273,36 @@ class DuckDBDialect(Dialect):
 
     def open_stage(self, table: LoadTable) -> Stage:
         self._stage_count += 1
-        return DuckDBStage(self.staging_dir / f"stage_{self._stage_count}.ndjson", table)
+        return SpoolStage(
+            self.staging_dir / f"stage_{self._stage_count}.ndjson",
+            table,
+            delete_batch_files=self.options.delete_batch_files,
+        )
 
     def _read_type(self, column: Column) -> str:
         if column.kind in _READ_AS_TEXT:
             return "VARCHAR"
         return column.db_type or _TYPE_NAMES[column.kind]
 
-    def seal(self, stage: Stage) -> None:
-        assert isinstance(stage, DuckDBStage)
-        stage.file.flush()
-
     def load_stage(self, table: LoadTable, stage: Stage) -> str:
-        assert isinstance(stage, DuckDBStage)
+        assert isinstance(stage, SpoolStage)
         data = set(self.data_columns(table))
-        pairs = [
-            (s, c) for s, c in zip(table.sources, table.columns, strict=True) if c.name in data
+        fields = [
+            Field(source, column.name, self._read_type(column))
+            for source, column in zip(table.sources, table.columns, strict=True)
+            if column.name in data
         ]
-        struct = ", ".join(f"{quote(s)} {self._read_type(c)}" for s, c in pairs)
-        columns = f"{{'l': 'BIGINT', 'v': 'BIGINT', 'r': {literal(f'STRUCT({struct})')}}}"
-        select = ", ".join(f"r.{quote(s)} AS {quote(c.name)}" for s, c in pairs)
         relation = quote("_sdc_stage")
         self.execute(f"DROP TABLE IF EXISTS {relation}")
         try:
-            self.execute(
-                f"CREATE TEMP TABLE {relation} AS SELECT l AS {quote(LINE)}, "
-                f"v AS {quote('_sdc_table_version')}, {select} FROM read_json("
-                f"{literal(str(stage.path))}, format = 'newline_delimited', "
-                f"columns = {columns}, maximum_object_size = 16777216)"
-            )
+            self.execute(f"CREATE TEMP TABLE {relation} AS {stage.read_sql(fields)}")
         except duckdb.Error as error:
             self.rollback()  # the failed transaction would refuse the diagnosis queries
-            raise self._read_error(table, stage, error) from error
-        self._check_enums(table, relation)
+            raise stage.read_error(self.connection, fields, error) from error
+        self._check_enums(table, stage, relation)
         return relation
 
-    def _check_enums(self, table: LoadTable, relation: str) -> None:
+    def _check_enums(self, table: LoadTable, stage: Stage, relation: str) -> None:
         for column in table.columns:
             if column.kind != Kind.ENUM:
                 continue
@@ -347,48 +312,17 @@ class DuckDBDialect(Dialect):
                 f"TRY_CAST({name} AS {column.db_type}) IS NULL ORDER BY 1 LIMIT 1"
             )
             if bad:
+                position = int(str(bad[0][0]))
                 raise TargetError(
-                    f"{table.label()}, column {column.name!r}: value {bad[0][1]!r} is not a "
-                    "member of the column's enum type",
-                    line=int(str(bad[0][0])),
+                    f"{table.label()}, column {column.name!r}{stage.where(position)}: value "
+                    f"{bad[0][1]!r} is not a member of the column's enum type",
+                    line=stage.line_of(position),
                 )
-
-    def _read_error(self, table: LoadTable, stage: DuckDBStage, error: Exception) -> TargetError:
-        """Name the input line and column of a value DuckDB's reader rejected."""
-        message = str(error).splitlines()[0]
-        match = _LINE_IN_ERROR.search(str(error))
-        if match is None:
-            return TargetError(f"{table.label()}: {message}")
-        row = int(match.group(1))
-        line = stage.input_line(row)
-        column = self._failing_column(table, stage, row)
-        where = f", column {column!r}" if column else ""
-        return TargetError(f"{table.label()}{where}: {message}", line=line)
-
-    def _failing_column(self, table: LoadTable, stage: DuckDBStage, row: int) -> str | None:
-        with stage.path.open("rb") as file:
-            for number, text in enumerate(file, 1):
-                if number == row:
-                    record: dict[str, Any] = orjson.loads(text)["r"]
-                    break
-            else:
-                return None
-        for source, column in zip(table.sources, table.columns, strict=True):
-            value = record.get(source)
-            if value is None:
-                continue
-            probe = value if isinstance(value, str) else orjson.dumps(value).decode()
-            try:
-                self.connection.execute(f"SELECT CAST(? AS {self._read_type(column)})", [probe])
-            except duckdb.Error:
-                return source
-        return None
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         self.execute(f"DROP TABLE IF EXISTS {quote('_sdc_stage')}")
         stage.reset()
 
     def drop_stage(self, table: LoadTable, stage: Stage) -> None:
-        assert isinstance(stage, DuckDBStage)
-        stage.file.close()
-        stage.path.unlink(missing_ok=True)
+        assert isinstance(stage, SpoolStage)
+        stage.close()
