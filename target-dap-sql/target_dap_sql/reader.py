@@ -3,13 +3,16 @@
 For a database that reads JSON itself (DuckDB), a RECORD line is decoded with msgspec
 into its envelope only: the record stays raw JSON bytes (`msgspec.Raw`) on its way to the
 staging file. For one that takes rows (PostgreSQL), the line is parsed once, in full, by
-orjson. Any failure while handling a line is reported with that line's number.
+orjson. Any failure while handling a line is reported with that line's number and its
+stream; the fields the SDK relies on are checked first, so hostile input ends in one
+clear line rather than in an error deep inside the SDK.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import typing as t
 from collections import Counter
@@ -33,6 +36,59 @@ class _Envelope(msgspec.Struct):
 
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 logger = logging.getLogger("target_dap_sql")
+_STREAM_FIELD = re.compile(rb'"stream"\s*:\s*("(?:[^"\\]|\\.)*")')
+_WITH_STREAM = ("RECORD", "SCHEMA", "ACTIVATE_VERSION", "BATCH")
+
+
+def stream_hint(line: bytes | str) -> str | None:
+    """The `stream` a line names, read from its text: the line may not parse as a whole."""
+    raw = line.encode(errors="replace") if isinstance(line, str) else line
+    match = _STREAM_FIELD.search(raw)
+    if match is None:
+        return None
+    try:
+        name = orjson.loads(match.group(1))
+    except orjson.JSONDecodeError:
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _is_version(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_message(message: object) -> dict[str, t.Any]:
+    """The message, if the fields the SDK relies on are there with their JSON types."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise TargetError("not a valid Singer message: not a JSON object with a `type`")
+    kind = message["type"]
+    if kind in _WITH_STREAM and not isinstance(message.get("stream"), str):
+        raise TargetError(f"{kind} message without a `stream` name (a string)")
+    problem = None
+    if kind == "RECORD":
+        if not isinstance(message.get("record"), dict):
+            problem = "`record` must be a JSON object"
+        elif message.get("version") is not None and not _is_version(message["version"]):
+            problem = "`version` must be an integer"
+    elif kind == "SCHEMA":
+        schema, keys = message.get("schema"), message.get("key_properties")
+        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            problem = "`schema` must be a JSON schema object with `properties`"
+        elif keys is not None and not (
+            isinstance(keys, list) and all(isinstance(key, str) for key in keys)
+        ):
+            problem = "`key_properties` must be a list of field names"
+    elif kind == "ACTIVATE_VERSION" and not _is_version(message.get("version")):
+        problem = "`version` must be an integer"
+    elif kind == "STATE" and "value" not in message:
+        problem = "no `value`"
+    if problem:
+        raise TargetError(f"{kind} message: {problem}")
+    return message
+
+
+def _no_constant(name: str) -> t.NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def contains_nul(value: object) -> bool:
@@ -75,11 +131,14 @@ class SingerLineReader(GenericSingerReader[bytes]):
             return self._parse(line)
         try:
             envelope = _decode_envelope(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            raise TargetError(f"not a valid Singer message: {error}") from error
+            if isinstance(line, bytes) and not line.isascii():  # goes to the database as is
+                line.decode()
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+            # Parse in full instead: the same checks and words as for every database
+            return self._parse(line)
         if envelope.type == "RECORD":
-            if envelope.stream is None or not envelope.record:
-                raise TargetError("RECORD message without `stream` or `record`")
+            if envelope.stream is None or bytes(memoryview(envelope.record)[:1]) != b"{":
+                return self._parse(line)
             return {
                 "type": "RECORD",
                 "stream": envelope.stream,
@@ -90,17 +149,18 @@ class SingerLineReader(GenericSingerReader[bytes]):
 
     def _parse(self, line: bytes | str) -> dict[str, t.Any]:
         try:
-            message = orjson.loads(line)
+            message = check_message(orjson.loads(line))
         except orjson.JSONDecodeError as error:
-            try:  # orjson refuses integers beyond 64 bits; the standard parser does not
-                message = json.loads(line, parse_float=Decimal)
-            except ValueError:
+            # orjson refuses numbers beyond a double's range; the standard parser takes
+            # them (and only them: it would let lone surrogates and NaN through)
+            if "number" not in str(error):
                 raise TargetError(f"not a valid Singer message: {error}") from error
-        if not isinstance(message, dict) or "type" not in message:
-            raise TargetError("not a valid Singer message: no `type`")
+            try:
+                decoded = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
+            except (ValueError, RecursionError):
+                raise TargetError(f"not a valid Singer message: {error}") from error
+            message = check_message(decoded)
         if message["type"] == "RECORD":
-            if not isinstance(message.get("record"), dict) or "stream" not in message:
-                raise TargetError("RECORD message without `stream` or `record`")
             # `--input FILE` gives text lines, stdin bytes.
             marker: t.Any = "\\u0000" if isinstance(line, str) else b"\\u0000"
             if self.strip_nul and marker in line:
@@ -133,6 +193,7 @@ class SingerLineReader(GenericSingerReader[bytes]):
             self.line_number = number
             if not line.strip():
                 continue
+            message: dict[str, t.Any] | None = None
             try:
                 message = self.deserialize_json(line)
                 kind = message["type"]
@@ -141,11 +202,14 @@ class SingerLineReader(GenericSingerReader[bytes]):
                     raise TargetError(f"unknown Singer message type {kind!r}")
                 callback(message)
             except TargetError as error:
-                if error.line is None:
+                if error.line is None:  # about this line (a failed batch names its own)
                     error.line = number
+                    if error.stream is None:
+                        error.stream = message.get("stream") if message else stream_hint(line)
                 raise
             except (SingerSDKError, InvalidInputLine) as error:
-                error.add_note(f"input line {number}")
+                stream = message.get("stream") if message else stream_hint(line)
+                error.add_note(f"input line {number}, stream {stream!r}")
                 raise
             stats[kind] += 1
         return stats
