@@ -369,7 +369,10 @@ class DuckDBDialect(Dialect):
         with stage.path.open("rb") as file:
             for number, text in enumerate(file, 1):
                 if number == row:
-                    record: dict[str, Any] = orjson.loads(text)["r"]
+                    try:
+                        record: dict[str, Any] = orjson.loads(text)["r"]
+                    except orjson.JSONDecodeError:  # e.g. a number beyond a double's range
+                        return None
                     break
             else:
                 return None
