@@ -257,8 +257,9 @@ def test_hostile_input(
     ]
     after = courses(db)
     assert {i: after[i] for i in (1, 2, 3)} == before  # the previous run's rows, unchanged
-    assert after[4][0] == "Biology"  # this run's committed batch
-    assert after[5][0] == "Chemistry"
+    _, state, _, *rest = before[1]  # as course 1, but for name and seats
+    assert after[4] == ("Biology", state, "40", *rest)  # this run's committed batch, whole
+    assert after[5] == ("Chemistry", state, "50", *rest)
 
     if isinstance(outcome, Loaded):
         assert result.returncode == 0, result.stderr
