@@ -87,6 +87,22 @@ def check_message(message: object) -> dict[str, t.Any]:
     return message
 
 
+def is_plain_record(envelope: _Envelope, line: bytes | str) -> bool:
+    """A RECORD whose raw JSON may go to the database unparsed: it has a stream, its record
+    is an object, and the line is valid UTF-8 (which msgspec does not check inside `Raw`)."""
+    if envelope.type != "RECORD" or envelope.stream is None:
+        return False
+    if bytes(memoryview(envelope.record)[:1]) != b"{":
+        return False
+    if isinstance(line, str) or line.isascii():
+        return True
+    try:
+        line.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _no_constant(name: str) -> t.NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -131,20 +147,16 @@ class SingerLineReader(GenericSingerReader[bytes]):
             return self._parse(line)
         try:
             envelope = _decode_envelope(line)
-            if isinstance(line, bytes) and not line.isascii():  # goes to the database as is
-                line.decode()
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
-            # Parse in full instead: the same checks and words as for every database
-            return self._parse(line)
-        if envelope.type == "RECORD":
-            if envelope.stream is None or bytes(memoryview(envelope.record)[:1]) != b"{":
-                return self._parse(line)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            envelope = None
+        if envelope is not None and is_plain_record(envelope, line):
             return {
                 "type": "RECORD",
                 "stream": envelope.stream,
                 "record": envelope.record,
                 "version": envelope.version,
             }
+        # Parse in full: the same checks and words for every database
         return self._parse(line)
 
     def _parse(self, line: bytes | str) -> dict[str, t.Any]:
