@@ -16,7 +16,7 @@ from collections.abc import Callable
 import requests
 
 from tap_dap.errors import ConfigError, DapApiError, ServerError
-from tap_dap.httputil import error_from_response, retry_after_seconds
+from tap_dap.httputil import certificate_error, error_from_response, retry_after_seconds
 from tap_dap.retry import TRANSIENT_NETWORK_ERRORS, Backoff
 
 LOGIN_PATH = "/ids/auth/login"
@@ -83,6 +83,9 @@ class TokenProvider:
                     timeout=self._timeout,
                 )
             except TRANSIENT_NETWORK_ERRORS as error:
+                untrusted = certificate_error(error, self._url)
+                if untrusted is not None:
+                    raise untrusted from error
                 if attempt > self._backoff.retries:
                     raise ServerError(
                         status=0,

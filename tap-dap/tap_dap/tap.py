@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import IO, Any
 
 import click
+import urllib3
 from singer_sdk import Stream, Tap
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import Catalog
@@ -80,6 +81,8 @@ class TapDap(Tap):
                 "verify_tls is off: TLS certificates are NOT verified, so anyone on the "
                 "network path can read the DAP credentials and data"
             )
+            # said once here; urllib3 would repeat it for every request
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         return DapClient(self.settings)
 
     @property

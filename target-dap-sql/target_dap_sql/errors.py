@@ -8,19 +8,21 @@ from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchem
 class TargetError(Exception):
     """A failure the user can act on: names the stream, column and input line where known.
 
-    The input line is attached late: the reader knows the line of the message being
-    handled; a failed batch knows the line of the offending record.
+    The input line and stream are attached late: the reader knows the line (and stream)
+    of the message being handled; a failed batch knows the line of the offending record.
     """
 
-    def __init__(self, message: str, *, line: int | None = None) -> None:
+    def __init__(self, message: str, *, line: int | None = None, stream: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.stream = stream
 
     def __str__(self) -> str:
-        if self.line is None:
-            return self.message
-        return f"input line {self.line}: {self.message}"
+        where = [] if self.line is None else [f"input line {self.line}"]
+        if self.stream is not None and repr(self.stream) not in self.message:
+            where.append(f"stream {self.stream!r}")
+        return ": ".join([*where, self.message])
 
 
 class RecordBeforeSchemaError(TargetError, RecordsWithoutSchemaException):

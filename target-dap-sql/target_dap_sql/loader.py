@@ -40,6 +40,7 @@ class Loader:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge")
         self._pending: list[Future[None]] = []
         self._lock = threading.Lock()
+        self._failed = False  # set by the worker at the first merge that fails
 
     @property
     def default_schema(self) -> str:
@@ -63,11 +64,16 @@ class Loader:
             self._pending = [f for f in self._pending if not f.done() or f.exception()]
             self._pending.append(future)
 
-    @staticmethod
-    def _merge(lane: Dialect, table: LoadTable, stage: Stage) -> None:
+    def _merge(self, lane: Dialect, table: LoadTable, stage: Stage) -> None:
         try:
+            if self._failed:  # records after a failed batch must not commit before it
+                return
             what, start = stage.describe(), time.perf_counter()
-            lane.merge(table, stage)
+            try:
+                lane.merge(table, stage)
+            except BaseException:
+                self._failed = True
+                raise
             logger.info(
                 "Merged %s into %s in %.2f s",
                 what,

@@ -5,13 +5,16 @@ into its envelope only: the record stays raw JSON bytes (`msgspec.Raw`) on its w
 staging file. For one that takes rows (PostgreSQL), the line is parsed once, in full, by
 orjson. Either way a RECORD goes straight to the target's record handler, past the SDK's
 per-message dispatch (the hot path: one call per record). Any failure while handling a
-line is reported with that line's number.
+line is reported with that line's number and its stream; the fields the SDK relies on are
+checked first, so hostile input ends in one clear line rather than in an error deep
+inside the SDK.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import typing as t
 from collections import Counter
@@ -36,6 +39,75 @@ class _Envelope(msgspec.Struct):
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 logger = logging.getLogger("target_dap_sql")
 RecordHandler = t.Callable[[str, t.Any, "int | None"], None]
+_STREAM_FIELD = re.compile(rb'"stream"\s*:\s*("(?:[^"\\]|\\.)*")')
+_WITH_STREAM = ("RECORD", "SCHEMA", "ACTIVATE_VERSION", "BATCH")
+
+
+def stream_hint(line: bytes | str) -> str | None:
+    """The `stream` a line names, read from its text: the line may not parse as a whole."""
+    raw = line.encode(errors="replace") if isinstance(line, str) else line
+    match = _STREAM_FIELD.search(raw)
+    if match is None:
+        return None
+    try:
+        name = orjson.loads(match.group(1))
+    except orjson.JSONDecodeError:
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _is_version(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_message(message: object) -> dict[str, t.Any]:
+    """The message, if the fields the SDK relies on are there with their JSON types."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise TargetError("not a valid Singer message: not a JSON object with a `type`")
+    kind = message["type"]
+    if kind in _WITH_STREAM and not isinstance(message.get("stream"), str):
+        raise TargetError(f"{kind} message without a `stream` name (a string)")
+    problem = None
+    if kind == "RECORD":
+        if not isinstance(message.get("record"), dict):
+            problem = "`record` must be a JSON object"
+        elif message.get("version") is not None and not _is_version(message["version"]):
+            problem = "`version` must be an integer"
+    elif kind == "SCHEMA":
+        schema, keys = message.get("schema"), message.get("key_properties")
+        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            problem = "`schema` must be a JSON schema object with `properties`"
+        elif keys is not None and not (
+            isinstance(keys, list) and all(isinstance(key, str) for key in keys)
+        ):
+            problem = "`key_properties` must be a list of field names"
+    elif kind == "ACTIVATE_VERSION" and not _is_version(message.get("version")):
+        problem = "`version` must be an integer"
+    elif kind == "STATE" and "value" not in message:
+        problem = "no `value`"
+    if problem:
+        raise TargetError(f"{kind} message: {problem}")
+    return message
+
+
+def is_plain_record(envelope: _Envelope, line: bytes | str) -> bool:
+    """A RECORD whose raw JSON may go to the database unparsed: it has a stream, its record
+    is an object, and the line is valid UTF-8 (which msgspec does not check inside `Raw`)."""
+    if envelope.type != "RECORD" or envelope.stream is None:
+        return False
+    if bytes(memoryview(envelope.record)[:1]) != b"{":
+        return False
+    if isinstance(line, str) or line.isascii():
+        return True
+    try:
+        line.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _no_constant(name: str) -> t.NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def contains_nul(value: object) -> bool:
@@ -80,32 +152,32 @@ class SingerLineReader(GenericSingerReader[bytes]):
             return self._parse(line)
         try:
             envelope = _decode_envelope(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            raise TargetError(f"not a valid Singer message: {error}") from error
-        if envelope.type == "RECORD":
-            if envelope.stream is None or not envelope.record:
-                raise TargetError("RECORD message without `stream` or `record`")
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            envelope = None
+        if envelope is not None and is_plain_record(envelope, line):
             return {
                 "type": "RECORD",
                 "stream": envelope.stream,
                 "record": envelope.record,
                 "version": envelope.version,
             }
+        # Parse in full: the same checks and words for every database
         return self._parse(line)
 
     def _parse(self, line: bytes | str) -> dict[str, t.Any]:
         try:
-            message = orjson.loads(line)
+            message = check_message(orjson.loads(line))
         except orjson.JSONDecodeError as error:
-            try:  # orjson refuses integers beyond 64 bits; the standard parser does not
-                message = json.loads(line, parse_float=Decimal)
-            except ValueError:
+            # orjson refuses numbers beyond a double's range; the standard parser takes
+            # them (and only them: it would let lone surrogates and NaN through)
+            if "number" not in str(error):
                 raise TargetError(f"not a valid Singer message: {error}") from error
-        if not isinstance(message, dict) or "type" not in message:
-            raise TargetError("not a valid Singer message: no `type`")
+            try:
+                decoded = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
+            except (ValueError, RecursionError):
+                raise TargetError(f"not a valid Singer message: {error}") from error
+            message = check_message(decoded)
         if message["type"] == "RECORD":
-            if not isinstance(message.get("record"), dict) or "stream" not in message:
-                raise TargetError("RECORD message without `stream` or `record`")
             # `--input FILE` gives text lines, stdin bytes.
             marker: t.Any = "\\u0000" if isinstance(line, str) else b"\\u0000"
             if self.strip_nul and marker in line:
@@ -138,15 +210,15 @@ class SingerLineReader(GenericSingerReader[bytes]):
         on_record = self.record_handler
         for number, line in enumerate(file_input or self.default_input, 1):
             self.line_number = number
+            message: dict[str, t.Any] | None = None
             try:
                 if on_record is not None and self.raw_records:
                     try:
                         envelope = _decode_envelope(line)
-                    except (msgspec.DecodeError, msgspec.ValidationError):
+                    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
                         envelope = None  # an empty line, or an error deserialize_json names
-                    if envelope is not None and envelope.type == "RECORD" and envelope.record:
-                        if envelope.stream is None:
-                            raise TargetError("RECORD message without `stream`")
+                    if envelope is not None and is_plain_record(envelope, line):
+                        assert envelope.stream is not None  # is_plain_record checked it
                         on_record(envelope.stream, envelope.record, envelope.version)
                         records += 1
                         continue
@@ -163,11 +235,14 @@ class SingerLineReader(GenericSingerReader[bytes]):
                     raise TargetError(f"unknown Singer message type {kind!r}")
                 callback(message)
             except TargetError as error:
-                if error.line is None:
+                if error.line is None:  # about this line (a failed batch names its own)
                     error.line = number
+                    if error.stream is None:
+                        error.stream = message.get("stream") if message else stream_hint(line)
                 raise
             except (SingerSDKError, InvalidInputLine) as error:
-                error.add_note(f"input line {number}")
+                stream = message.get("stream") if message else stream_hint(line)
+                error.add_note(f"input line {number}, stream {stream!r}")
                 raise
             stats[kind] += 1
         stats["RECORD"] += records

@@ -238,7 +238,10 @@ class SpoolStage(BatchFilesStage):
                     try:
                         record: dict[str, Any] = orjson.loads(text)["r"]
                     except orjson.JSONDecodeError:  # integers beyond 64 bits
-                        record = json.loads(text)["r"]
+                        try:
+                            record = json.loads(text)["r"]
+                        except ValueError:  # beyond Python's digit limit too
+                            return None
                     break
             else:
                 return None

@@ -318,7 +318,8 @@ class App:
             -1.0 if fault is not None and fault.kind == "expired_url" else self.options.url_ttl
         )
         expires = int(now + lifetime)
-        base = f"http://{request.header('host') or self._fallback_host()}"
+        scheme = request.header("x-forwarded-proto") or "http"  # https: set by a TLS server
+        base = f"{scheme}://{request.header('host') or self._fallback_host()}"
         urls = {}
         for object_id in object_ids:
             job_id, _, name = object_id.partition("/")

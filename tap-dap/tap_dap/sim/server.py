@@ -4,13 +4,15 @@ The standard library's threading HTTP server is enough: API calls are small, and
 downloads go from disk to socket with ``sendfile`` (one thread per connection, keep-alive
 for HTTP/1.1 clients). Every response except a file is ``application/json``; files carry
 no ``Content-Encoding`` (clients gunzip themselves, as with S3). Single byte ranges are
-served, as an object store does, so a client can resume a cut download.
+served, as an object store does, so a client can resume a cut download. Given an SSL
+context, it serves HTTPS (for tests of a client's certificate checks).
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import ssl
 import sys
 import threading
 import traceback
@@ -80,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
             method=self.command,
             path=unquote(parts.path),
             query=parts.query,
-            headers={k.lower(): v for k, v in self.headers.items()},
+            headers={k.lower(): v for k, v in self.headers.items()} | self.server.proto,
             body=self.rfile.read(length) if length else b"",
         )
         try:
@@ -138,6 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
             count = end - start
             if fault is not None and fault.kind == "cut_connection":
                 count = min(count, fault.after_bytes)
+            file.seek(start)  # a TLS socket sends by reading the file from where it stands
             sent = self.connection.sendfile(file, start, count) if count else 0
             self.server.app.stats.served(sent)
             if count < end - start:
@@ -149,21 +152,38 @@ class SimHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, tls: ssl.SSLContext | None = None) -> None:
         self.app = app
         self.routes = _routes(app)
+        self.tls = tls
+        # What a TLS-terminating proxy tells the app, so that object URLs say https
+        self.proto = {} if tls is None else {"x-forwarded-proto": "https"}
         super().__init__((app.options.host, app.options.port), _Handler)
         app.options.port = self.server_address[1]
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """With TLS, the handshake runs here, in the connection's own thread."""
+        if self.tls is not None:
+            request = self.tls.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ssl.SSLError):
+            return  # a client that refused our certificate: what TLS tests want
+        super().handle_error(request, client_address)
 
     @property
     def base_url(self) -> str:
         host = self.app.options.host
-        return f"http://{host}:{self.app.options.port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{host}:{self.app.options.port}"
 
 
-def start(data_dir: Path | str, options: ServeOptions) -> tuple[SimHTTPServer, threading.Thread]:
+def start(
+    data_dir: Path | str, options: ServeOptions, tls: ssl.SSLContext | None = None
+) -> tuple[SimHTTPServer, threading.Thread]:
     """Start serving in a background thread; stop with ``server.shutdown()``."""
-    server = SimHTTPServer(App(Path(data_dir), options))
+    server = SimHTTPServer(App(Path(data_dir), options), tls)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="dap-sim", daemon=True
     )

@@ -15,6 +15,7 @@ directly.
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
 from dataclasses import fields
@@ -53,12 +54,13 @@ class SimServer:
         self._http_server = http_server
         self._process = process
         self._session = requests.Session()
+        self.verify: bool | str = True  # a CA bundle when serving HTTPS with our own certificate
 
     # -- control -------------------------------------------------------------------------
 
     def _control(self, method: str, action: str, body: Any = None) -> Any:
         response = self._session.request(
-            method, f"{self.base_url}/_sim/{action}", json=body, timeout=60
+            method, f"{self.base_url}/_sim/{action}", json=body, timeout=60, verify=self.verify
         )
         if not response.ok:
             raise RuntimeError(
@@ -140,15 +142,29 @@ def start_sim(
     seed: int = DEFAULT_SEED,
     scale: int = TEST_SCALE,
     in_subprocess: bool = False,
+    tls: tuple[Path, Path] | None = None,
     **options: Any,
 ) -> SimServer:
-    """Start dap-sim on an ephemeral port; ``options`` are ``ServeOptions`` fields."""
+    """Start dap-sim on an ephemeral port; ``options`` are ``ServeOptions`` fields.
+
+    ``tls``: (certificate, private key) PEM files to serve HTTPS with (in this process
+    only); the control methods trust that certificate.
+    """
     data_dir = Path(data_dir)
     ensure_dataset(data_dir, seed=seed, scale=scale)
     serve_options = ServeOptions(**options)
     if not in_subprocess:
-        http_server, _ = server.start(data_dir, serve_options)
-        return SimServer(data_dir, http_server.base_url, http_server=http_server)
+        context = None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+        http_server, _ = server.start(data_dir, serve_options, context)
+        sim = SimServer(data_dir, http_server.base_url, http_server=http_server)
+        if tls is not None:
+            sim.verify = str(tls[0])
+        return sim
+    if tls is not None:
+        raise ValueError("dap-sim serves TLS only in this process (in_subprocess=False)")
     command = [sys.executable, "-m", "tap_dap.sim.cli", "serve", "--data", str(data_dir)]
     for option in fields(ServeOptions):
         value = getattr(serve_options, option.name)
