@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tap_dap.sim.dataset import Dataset
@@ -44,16 +45,35 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
 
 
+def batch_settings(batches: Path) -> dict[str, Any]:
+    """BATCH mode: the tap writes gzip JSONL files that the target loads.
+
+    Meltano knows `batch_config` as flattened settings, one environment variable each.
+    """
+    return {
+        "tap_dap_batch_config_encoding_format": "jsonl",
+        "tap_dap_batch_config_encoding_compression": "gzip",
+        "tap_dap_batch_config_storage_root": batches.as_uri(),
+        "tap_dap_batch_config_storage_prefix": "e2e-",
+    }
+
+
+@pytest.mark.parametrize("mode", ["record", "batch"])
 @pytest.mark.parametrize("hard_delete", [False, True], ids=["soft", "hard"])
 def test_snapshot_advance_increment(
     dap_sim_factory: Callable[..., SimServer],
     database_url: str,
     tmp_path: Path,
     hard_delete: bool,
+    mode: str,
 ) -> None:
     sim = dap_sim_factory(scale=1000)
     project = MeltanoProject(tmp_path, sim, database_url)
-    settings = {"target_dap_sql_hard_delete": hard_delete}
+    settings: dict[str, Any] = {"target_dap_sql_hard_delete": hard_delete}
+    batches = tmp_path / "batches"
+    if mode == "batch":
+        batches.mkdir()
+        settings.update(batch_settings(batches))
     schemas = project.discovered_schemas()
     streams = sorted(schemas)
     assert len(streams) == 90  # every canvas table (the demo environment's namespace)
@@ -61,12 +81,20 @@ def test_snapshot_advance_increment(
 
     project.run(**settings)
     assert_matches_dump(database, sim, schemas, streams, soft_deletes=not hard_delete)
+    if mode == "batch":  # the rows came as files; the next run also removes its files
+        assert list(batches.glob("e2e-*.jsonl.gz"))
+        for loaded in batches.iterdir():
+            loaded.unlink()
+        settings["target_dap_sql_delete_batch_files"] = True
 
     sim.advance(schema_changes=SCHEMA_CHANGES)
     output = project.run(**settings)
     assert "Evolved table canvas.courses" in output
     schemas = project.discovered_schemas()
     assert_matches_dump(database, sim, schemas, streams, soft_deletes=not hard_delete)
+
+    if mode == "batch":
+        assert list(batches.iterdir()) == []
 
     bookmark = project.state()["singer_state"]["bookmarks"]["canvas-accounts"]
     dataset = Dataset.load(sim.data_dir)

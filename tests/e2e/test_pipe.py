@@ -60,22 +60,35 @@ def discover(workdir: Path, tap: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "duckdb"])
-@pytest.mark.parametrize("hard_delete", [False, True], ids=["soft", "hard"])
+@pytest.mark.parametrize("variant", ["soft", "hard", "soft-batch"])
 def test_pipe_snapshot_advance_increment(
     request: pytest.FixtureRequest,
     dap_sim_factory: Callable[..., SimServer],
     tmp_path: Path,
     kind: str,
-    hard_delete: bool,
+    variant: str,
 ) -> None:
+    hard_delete = variant == "hard"
     sim = dap_sim_factory(scale=1000)
     url = (
         request.getfixturevalue("postgres_url")
         if kind == "postgresql"
         else f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     )
-    tap = {"base_url": sim.base_url, "client_id": sim.client_id, "client_secret": sim.client_secret}
+    tap: dict[str, Any] = {
+        "base_url": sim.base_url,
+        "client_id": sim.client_id,
+        "client_secret": sim.client_secret,
+    }
     target = {"database_url": url, "hard_delete": hard_delete}
+    if variant.endswith("batch"):  # files straight from the DAP files, removed once committed
+        root = tmp_path / "batches"
+        root.mkdir()
+        tap["batch_config"] = {
+            "encoding": {"format": "jsonl", "compression": "none"},
+            "storage": {"root": root.as_uri()},
+        }
+        target["delete_batch_files"] = True
     database = Database(url)
 
     schemas = discover(tmp_path, tap)
