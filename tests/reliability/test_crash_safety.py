@@ -1,16 +1,23 @@
-"""SIGKILL the whole `meltano run tap-dap target-dap-sql` at chosen moments, then run again.
+"""SIGKILL the whole `meltano run tap-dap target-dap-sql` again and again, then let it finish.
 
-Each case drives the pipeline to one kill point it can recognise (a line of the run's
-output, or on PostgreSQL a statement of the target blocked on a lock the test holds), kills
-Meltano and both plugins at once, checks that no bookmark Meltano kept is ahead of the
-rows in the database, and runs again: every table must then equal `dap-sim dump`, each
-key once, with the bookmarks at the simulator's current epoch. A run after a crash needs
-`meltano run --force`: Meltano otherwise refuses to start a pipeline whose last run has
-not ended (for five minutes, until it declares the old run dead).
+One pipeline's life per database: a snapshot run killed during its job wait, the next one
+killed mid-file, the next (which resumes that file's job) killed between two tables, then
+a run to the end; after four advances of the simulator (one with schema changes) the
+increment runs are killed during a schema change, mid-file and mid-merge before one ends.
+A kill point is recognised by a line of the run's output or, on PostgreSQL, by a statement
+of the target blocked on a lock the test holds (DuckDB takes no lock from outside, so there
+the kill follows the line that says the step began or ended). Meltano and both plugins die
+together. After each kill no bookmark Meltano kept may be ahead of the rows; a later run
+resumes each job the state names; after each complete run every table equals `dap-sim
+dump`, each key once, with every bookmark at the simulator's current epoch.
+
+A run after a crash needs `meltano run --force`: Meltano otherwise refuses to start a
+pipeline whose last run has not ended (until, five minutes on, it declares that run dead).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -29,7 +36,6 @@ from tests.reliability.pipeline import (
     assert_table_truth,
     bookmarks,
     current_position,
-    run_to_end,
 )
 from tests.target.harness import Database
 
@@ -37,71 +43,84 @@ pytestmark = pytest.mark.slow
 
 TABLES = ["accounts", "courses", "submissions", "users"]
 STREAMS = [f"canvas-{table}" for table in TABLES]
-SETTINGS: dict[str, Any] = {"tap_dap_tables": TABLES, "target_dap_sql_batch_size_rows": 100}
-# Enough files per job and batches per file that a kill can land between them.
-SIM_OPTIONS: dict[str, Any] = {"rows_per_file": 400}
+# Several files per snapshot job and several batches per file, so kills land between them.
+SNAPSHOT_FILES = {"rows_per_file": 400}
+SNAPSHOT_BATCHES = {"target_dap_sql_batch_size_rows": 100}
+INCREMENT_FILES = {"rows_per_file": 50}
+INCREMENT_BATCHES = {"target_dap_sql_batch_size_rows": 20}
 COURSES_CHANGES = ["canvas.courses:add_column", "canvas.courses:add_enum_value"]
 
 
 @dataclass
-class KillPoint:
-    """Where to kill: what the run must have printed (`line`, its `count`-th time), or on
-    PostgreSQL which table the test locks so that the target blocks on it (`lock`)."""
+class Kill:
+    """Where a run dies: after the `count`-th output line matching `line`, or (PostgreSQL)
+    once the target waits for the lock the test holds on `lock`."""
 
     line: str | None = None
     count: int = 1
     lock: str | None = None
-    increment: bool = False  # kill the run after a full one and an advance
-    schema_changes: list[str] = field(default_factory=list)
-    sim_options: dict[str, Any] = field(default_factory=dict)  # for the killed run
-    settings: dict[str, Any] = field(default_factory=dict)  # for every run
 
 
-KILL_POINTS: dict[str, dict[str, KillPoint]] = {
-    "during a job wait": {
-        "any": KillPoint(
-            line=r"canvas-users: snapshot job \S+ submitted", sim_options={"job_latency": 60}
-        ),
-    },
-    "mid-file": {
-        # the 6th batch of 100 submissions is in the 2nd file of 400
-        "any": KillPoint(line=r"Merged 100 records into canvas\.submissions", count=6),
-    },
-    "between tables": {
-        "any": KillPoint(line=r"Activated version \d+ of canvas\.courses"),
-    },
-    "mid-file of an increment": {
-        "any": KillPoint(
-            line=r"Merged 20 records into canvas\.submissions",
-            count=3,
-            increment=True,
-            sim_options={"rows_per_file": 50},
-            settings={"target_dap_sql_batch_size_rows": 20},
-        ),
-    },
-    "mid-merge": {
-        "postgresql": KillPoint(lock="canvas.submissions", increment=True),
-        # DuckDB takes no lock from outside: kill as the tap ends the table, while the
-        # target merges its last (large) batch.
-        "duckdb": KillPoint(
-            line=r"canvas-submissions: snapshot done",
-            settings={"target_dap_sql_batch_size_rows": 1500},
-        ),
-    },
-    "during a schema change": {
-        "postgresql": KillPoint(
-            lock="canvas.courses", increment=True, schema_changes=COURSES_CHANGES
-        ),
-        "duckdb": KillPoint(
-            line=r"Evolved table canvas\.courses", increment=True, schema_changes=COURSES_CHANGES
-        ),
-    },
-}
+@dataclass
+class Step:
+    name: str
+    kill: dict[str, Kill | None]  # per database kind; None: the run goes to its end
+    sim_options: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    advance: list[list[str]] = field(default_factory=list)  # schema changes per advance
+    resumable: str | None = None  # a stream whose job the state must name after the kill
 
 
-def kill_point(name: str, database: Database) -> KillPoint:
-    points = KILL_POINTS[name]
-    return points.get("any") or points[database.kind]
+def both(kill: Kill | None) -> dict[str, Kill | None]:
+    return {"postgresql": kill, "duckdb": kill}
+
+
+LIFE = [
+    Step(
+        "snapshot killed during its job wait",
+        both(Kill(line=r"canvas-users: snapshot job \S+ submitted")),
+        sim_options={"job_latency": 5.0, **SNAPSHOT_FILES},
+        settings=SNAPSHOT_BATCHES,
+    ),
+    Step(
+        "snapshot killed mid-file",  # the 6th batch of 100 submissions: in the 2nd file
+        both(Kill(line=r"Merged 100 records into canvas\.submissions", count=6)),
+        sim_options={"job_latency": 0.0},
+        settings=SNAPSHOT_BATCHES,
+        resumable="canvas-submissions",
+    ),
+    Step(
+        "resumed snapshot killed between two tables",
+        both(Kill(line=r"Activated version \d+ of canvas\.submissions")),
+        settings=SNAPSHOT_BATCHES,
+    ),
+    Step("snapshot run to the end", both(None)),
+    Step(
+        "increment killed during a schema change",
+        {
+            "postgresql": Kill(lock="canvas.courses"),
+            "duckdb": Kill(line=r"Evolved table canvas\.courses"),
+        },
+        sim_options=INCREMENT_FILES,
+        settings=INCREMENT_BATCHES,
+        advance=[[], [], [], COURSES_CHANGES],
+    ),
+    Step(
+        "increment killed mid-file",
+        both(Kill(line=r"Merged 20 records into canvas\.submissions", count=2)),
+        settings=INCREMENT_BATCHES,
+    ),
+    Step(
+        "increment killed mid-merge",
+        {
+            "postgresql": Kill(lock="canvas.submissions"),
+            # the last batch of the table is merged as the tap says the table is done
+            "duckdb": Kill(line=r"canvas-submissions: incremental done"),
+        },
+        settings={"target_dap_sql_batch_size_rows": 1000},
+    ),
+    Step("increment run to the end", both(None)),
+]
 
 
 @contextmanager
@@ -117,13 +136,14 @@ def holding_lock(database: Database, table: str) -> Iterator[None]:
 
 def wait_for_blocked_target(database: Database, run: LiveRun, timeout: float = 120) -> None:
     """Until a session of the target waits for the test's lock."""
+    deadline = time.monotonic() + timeout
     with psycopg.connect(database.url, autocommit=True) as watcher:
-        for _ in range(int(timeout * 10)):
-            (waiting,) = watcher.execute(
+        while time.monotonic() < deadline:
+            row = watcher.execute(
                 "SELECT count(*) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).fetchone() or (0,)
-            if waiting:
+            ).fetchone()
+            if row and row[0]:
                 return
             if run.process.poll() is not None:
                 raise AssertionError(f"the run ended before it blocked:\n{run.output[-4000:]}")
@@ -131,47 +151,63 @@ def wait_for_blocked_target(database: Database, run: LiveRun, timeout: float = 1
     raise AssertionError(f"the target never blocked on the lock:\n{run.output[-4000:]}")
 
 
-@pytest.mark.parametrize("point_name", KILL_POINTS)
-def test_a_killed_run_is_completed_by_the_next(
-    dap_sim_factory: Callable[..., SimServer],
-    database_url: str,
-    tmp_path: Path,
-    point_name: str,
-) -> None:
-    database = Database(database_url)
-    point = kill_point(point_name, database)
-    settings = {**SETTINGS, **point.settings}
-    sim = dap_sim_factory(**SIM_OPTIONS)
-    project = IsolatedProject(tmp_path, sim, database_url)
-    if point.increment:
-        run_to_end(project, **settings)
-        for _ in range(3):  # enough changes for an increment of several files
-            sim.advance(schema_changes=[])
-        sim.advance(schema_changes=point.schema_changes)
-    schemas = project.discovered_schemas()
-
-    sim.set_options(**point.sim_options)
+def run_step(project: IsolatedProject, database: Database, step: Step) -> str:
+    """Run the pipeline and kill it where the step says (or let it end); its output."""
+    kill = step.kill[database.kind]
     hold: AbstractContextManager[None] = (
-        holding_lock(database, point.lock) if point.lock else nullcontext()
+        holding_lock(database, kill.lock) if kill and kill.lock else nullcontext()
     )
     with hold:
-        run = LiveRun(project, "tap-dap", "target-dap-sql", **settings)
-        if point.lock:
+        settings = {"tap_dap_tables": TABLES, **step.settings}
+        run = LiveRun(project, "tap-dap", "target-dap-sql", force=True, **settings)
+        if kill is None:
+            code = run.finish()
+            assert code == 0, f"{step.name}: meltano run failed ({code}):\n{run.output[-6000:]}"
+            return run.output
+        if kill.lock:
             wait_for_blocked_target(database, run)
         else:
-            assert point.line is not None
-            run.wait_for(point.line, count=point.count)
+            assert kill.line is not None
+            run.wait_for(kill.line, count=kill.count)
         run.kill()
+    return run.output
 
-    saved = assert_bookmarks_not_ahead(project, database, sim, schemas)
-    sim.set_options(job_latency=0.0, **SIM_OPTIONS)
-    output = run_to_end(project, force=True, **settings)
-    for stream, bookmark in saved.items():
-        if "job" in bookmark:
-            assert f"resuming job {bookmark['job']['id']}" in output, stream
-    assert_table_truth(database, sim, schemas, STREAMS)
-    now = current_position(sim)
-    final = bookmarks(project)
-    assert {
-        stream: final[stream].get("replication_key_value") for stream in STREAMS
-    } == dict.fromkeys(STREAMS, now)
+
+def assert_jobs_resumed(output: str, jobs: dict[str, str], step: Step) -> None:
+    """Each job the state named was continued by a run that finished its table."""
+    for stream, job_id in jobs.items():
+        if re.search(rf"{stream}: (snapshot|incremental) done", output):
+            assert f"resuming job {job_id}" in output, f"{step.name}: {stream} did not resume"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql", "duckdb"], indirect=True)
+def test_a_pipeline_killed_again_and_again_ends_equal_to_the_truth(
+    dap_sim_factory: Callable[..., SimServer], database_url: str, tmp_path: Path
+) -> None:
+    database = Database(database_url)
+    sim = dap_sim_factory()
+    project = IsolatedProject(tmp_path, sim, database_url)
+    schemas = project.discovered_schemas()
+    jobs: dict[str, str] = {}  # stream -> job id the saved state says is being emitted
+    killed = 0
+    for step in LIFE:
+        for changes in step.advance:
+            sim.advance(schema_changes=changes)
+        if step.advance:
+            schemas = project.discovered_schemas()
+        if step.sim_options:
+            sim.set_options(**step.sim_options)
+        output = run_step(project, database, step)
+        assert_jobs_resumed(output, jobs, step)
+        if step.kill[database.kind] is None:
+            assert_table_truth(database, sim, schemas, STREAMS)
+            positions = {s: b.get("replication_key_value") for s, b in bookmarks(project).items()}
+            assert positions == dict.fromkeys(STREAMS, current_position(sim)), step.name
+            jobs = {}
+            continue
+        killed += 1
+        saved = assert_bookmarks_not_ahead(project, database, sim, schemas)
+        jobs = {stream: b["job"]["id"] for stream, b in saved.items() if "job" in b}
+        if step.resumable:
+            assert step.resumable in jobs, f"{step.name}: the kill missed its point: {saved}"
+    assert killed == 6
