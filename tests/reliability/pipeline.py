@@ -30,6 +30,10 @@ from tests.e2e.meltano_harness import MELTANO, REPO, MeltanoProject, assert_matc
 from tests.target.harness import Database
 
 STATE_ID = "demo:tap-dap-to-target-dap-sql"
+# The tables of the reliability runs: one of several files (submissions), small ones
+# before and after it, and one whose schema the simulator changes (courses).
+TABLES = ["accounts", "courses", "submissions", "users"]
+STREAMS = [f"canvas-{table}" for table in TABLES]
 
 
 class IsolatedProject(MeltanoProject):

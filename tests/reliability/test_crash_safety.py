@@ -30,6 +30,8 @@ import pytest
 from tap_dap.sim.testing import SimServer
 
 from tests.reliability.pipeline import (
+    STREAMS,
+    TABLES,
     IsolatedProject,
     LiveRun,
     assert_bookmarks_not_ahead,
@@ -41,8 +43,6 @@ from tests.target.harness import Database
 
 pytestmark = pytest.mark.slow
 
-TABLES = ["accounts", "courses", "submissions", "users"]
-STREAMS = [f"canvas-{table}" for table in TABLES]
 # Several files per snapshot job and several batches per file, so kills land between them.
 SNAPSHOT_FILES = {"rows_per_file": 400}
 SNAPSHOT_BATCHES = {"target_dap_sql_batch_size_rows": 100}
