@@ -92,7 +92,7 @@ class MeltanoProject:
         result: dict[str, Any] = json.loads(out[out.index("{") : out.rindex("}") + 1])
         return result
 
-    def discovered_schemas(self) -> dict[str, dict[str, Any]]:
+    def discovered_schemas(self, namespace: str = "canvas") -> dict[str, dict[str, Any]]:
         """Each stream's Singer schema, as `tap-dap --discover` gives it now.
 
         The tap directly: Meltano 4.4's `invoke --discover` cannot print a catalog that
@@ -105,6 +105,7 @@ class MeltanoProject:
                     "base_url": self.sim.base_url,
                     "client_id": self.sim.client_id,
                     "client_secret": self.sim.client_secret,
+                    "namespace": namespace,
                 }
             )
         )

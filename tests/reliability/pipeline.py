@@ -131,9 +131,11 @@ def run_to_end(project: MeltanoProject, *, force: bool = False, **settings: Any)
     return run.output
 
 
-def bookmarks(project: MeltanoProject) -> dict[str, dict[str, Any]]:
+def bookmarks(
+    project: MeltanoProject, state_id: str = STATE_ID, **settings: Any
+) -> dict[str, dict[str, Any]]:
     """The bookmarks Meltano holds now (partial states of killed runs merged in)."""
-    output = project.meltano("state", "get", STATE_ID, check=False)
+    output = project.meltano("state", "get", state_id, check=False, **settings)
     if "{" not in output:  # no state yet
         return {}
     state = json.loads(output[output.index("{") : output.rindex("}") + 1])
