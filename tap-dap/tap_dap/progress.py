@@ -23,6 +23,7 @@ class TableProgress:
         self.records = 0
         self.deletes = 0
         self.files = 0
+        self.files_total: int | None = None  # known once the job is complete
 
     def waiting(self, job: Job | None, seconds: float) -> None:
         """The stream is still waiting for its job."""
@@ -32,6 +33,7 @@ class TableProgress:
     def emitting(self, job: Job, kind: str, files_left: int) -> None:
         """The job is complete; its files are being emitted."""
         self._emit_started = time.monotonic()
+        self.files_total = self.files + files_left  # this run's files (a resumed job skips some)
         self._logger.info(
             "%s: %s job %s complete after %.1f s, schema version %s: emitting %d file(s)",
             self._stream,
@@ -50,10 +52,11 @@ class TableProgress:
         if now - self._last_report >= REPORT_EVERY:
             self._last_report = now
             self._logger.info(
-                "%s: %d rows so far (%d files), %.0f rows/s",
+                "%s: %d rows so far, %d of %s files done, %.0f rows/s",
                 self._stream,
                 self.records,
                 self.files,
+                "?" if self.files_total is None else self.files_total,
                 self._rate(now),
             )
 
