@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+import psycopg
 from tap_dap.sim.dataset import Dataset
 from tap_dap.sim.testing import SimServer
 from tap_dap.sim.timefmt import iso_millis
@@ -183,3 +184,13 @@ def assert_bookmarks_not_ahead(
     ]
     assert_table_truth(database, sim, schemas, complete)
     return saved
+
+
+def blocked_sessions(url: str) -> int:
+    """Sessions of a PostgreSQL database waiting for a lock."""
+    with psycopg.connect(url, autocommit=True) as watcher:
+        row = watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()
+    return int(row[0]) if row else 0

@@ -36,6 +36,7 @@ from tests.reliability.pipeline import (
     LiveRun,
     assert_bookmarks_not_ahead,
     assert_table_truth,
+    blocked_sessions,
     bookmarks,
     current_position,
 )
@@ -137,17 +138,12 @@ def holding_lock(database: Database, table: str) -> Iterator[None]:
 def wait_for_blocked_target(database: Database, run: LiveRun, timeout: float = 120) -> None:
     """Until a session of the target waits for the test's lock."""
     deadline = time.monotonic() + timeout
-    with psycopg.connect(database.url, autocommit=True) as watcher:
-        while time.monotonic() < deadline:
-            row = watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).fetchone()
-            if row and row[0]:
-                return
-            if run.process.poll() is not None:
-                raise AssertionError(f"the run ended before it blocked:\n{run.output[-4000:]}")
-            time.sleep(0.1)
+    while time.monotonic() < deadline:
+        if blocked_sessions(database.url):
+            return
+        if run.process.poll() is not None:
+            raise AssertionError(f"the run ended before it blocked:\n{run.output[-4000:]}")
+        time.sleep(0.1)
     raise AssertionError(f"the target never blocked on the lock:\n{run.output[-4000:]}")
 
 

@@ -11,10 +11,12 @@ target is loading fails with a message that says so, leaving the table intact.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from tap_dap.sim.testing import SimServer
 
@@ -22,6 +24,7 @@ from tests.reliability.pipeline import (
     IsolatedProject,
     LiveRun,
     assert_table_truth,
+    blocked_sessions,
     bookmarks,
     current_position,
 )
@@ -80,3 +83,74 @@ def test_disjoint_table_groups_run_side_by_side_on_postgresql(
             for stream in streams:
                 assert saved[stream]["replication_key_value"] == current_position(sim)
         sim.advance(schema_changes=[])
+
+
+def test_table_groups_into_one_duckdb_file_take_turns(
+    dap_sim_factory: Callable[..., SimServer], tmp_path: Path
+) -> None:
+    # jobs take a while, so both targets have opened the file before either ends
+    sim = dap_sim_factory(rows_per_file=400, job_latency=6.0)
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    project = IsolatedProject(tmp_path, sim, url)
+    runs = start_groups(project, {})
+    codes = {group: run.finish() for group, run in runs.items()}
+    failed = [group for group, code in codes.items() if code != 0]
+    assert len(failed) == 1, codes
+    output = runs[failed[0]].output
+    assert "cannot open DuckDB database" in output, output[-5000:]
+    assert "another process is writing to it, and DuckDB allows one writing process" in output
+    LiveRun(project, failed[0], "target-dap-sql", **GROUPS[failed[0]]).finish()
+    schemas = {**project.discovered_schemas(), **project.discovered_schemas("canvas_logs")}
+    assert_table_truth(Database(url), sim, schemas, [s for g in STREAMS.values() for s in g])
+
+
+def test_two_runs_never_load_one_table_at_once(
+    sim: SimServer, postgres_url: str, tmp_path: Path
+) -> None:
+    """Two snapshots of canvas.submissions at once (each would sweep the other's rows):
+    the second target to reach the table fails and says why; the table stays whole."""
+    project = IsolatedProject(tmp_path, sim, postgres_url)
+    database = Database(postgres_url)
+    backend = shared_state_backend(postgres_url)
+    settings = {"tap_dap_tables": ["submissions"], "target_dap_sql_batch_size_rows": 100}
+    assert LiveRun(project, "tap-dap", "target-dap-sql", **settings, **backend).finish() == 0
+    with psycopg.connect(postgres_url) as blocker:
+        # both targets reach the table while the test holds it
+        blocker.execute("LOCK TABLE canvas.submissions IN ACCESS EXCLUSIVE MODE")
+        runs = [
+            LiveRun(
+                project,
+                "tap-dap--canvas",
+                "target-dap-sql",
+                **settings,
+                **backend,
+                tap_dap__canvas_tables=["submissions"],
+            ),
+            LiveRun(project, "--full-refresh", "tap-dap", "target-dap-sql", **settings, **backend),
+        ]
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            ended = sum(run.process.poll() is not None for run in runs)
+            if ended + blocked_sessions(postgres_url) >= 2:
+                break
+            time.sleep(0.2)
+        blocker.rollback()
+    codes = [run.finish() for run in runs]
+    failed = [run for run, code in zip(runs, codes, strict=True) if code != 0]
+    assert len(failed) == 1, codes
+    assert any("canvas.submissions is being loaded by another" in line for line in failed[0].lines)
+    assert_table_truth(database, sim, project.discovered_schemas(), ["canvas-submissions"])
+
+
+def test_the_same_pipeline_twice_at_once_is_refused(
+    dap_sim_factory: Callable[..., SimServer], tmp_path: Path
+) -> None:
+    sim = dap_sim_factory(job_latency=6.0)
+    project = IsolatedProject(tmp_path, sim, f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    settings = {"tap_dap_tables": ["accounts"]}
+    first = LiveRun(project, "tap-dap", "target-dap-sql", **settings)
+    first.wait_for(r"canvas-accounts: snapshot job \S+ submitted")
+    second = LiveRun(project, "tap-dap", "target-dap-sql", **settings)
+    assert second.finish() != 0
+    assert "Another 'demo:tap-dap-to-target-dap-sql' pipeline is already running" in second.output
+    assert first.finish() == 0
