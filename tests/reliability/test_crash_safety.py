@@ -70,6 +70,7 @@ class Step:
     settings: dict[str, Any] = field(default_factory=dict)
     advance: list[list[str]] = field(default_factory=list)  # schema changes per advance
     resumable: str | None = None  # a stream whose job the state must name after the kill
+    finished: list[str] = field(default_factory=list)  # streams bookmarked at the new epoch
 
 
 def both(kill: Kill | None) -> dict[str, Kill | None]:
@@ -110,6 +111,9 @@ LIFE = [
         "increment killed mid-file",
         both(Kill(line=r"Merged 20 records into canvas\.submissions", count=2)),
         settings=INCREMENT_BATCHES,
+        resumable="canvas-submissions",
+        # their last records (fewer than a batch) must not hold back the bookmarks after them
+        finished=["canvas-accounts", "canvas-courses"],
     ),
     Step(
         "increment killed mid-merge",
@@ -206,4 +210,8 @@ def test_a_pipeline_killed_again_and_again_ends_equal_to_the_truth(
         jobs = {stream: b["job"]["id"] for stream, b in saved.items() if "job" in b}
         if step.resumable:
             assert step.resumable in jobs, f"{step.name}: the kill missed its point: {saved}"
+        for stream in step.finished:
+            assert saved[stream].get("replication_key_value") == current_position(sim), (
+                f"{step.name}: {stream} was loaded but its bookmark is behind: {saved[stream]}"
+            )
     assert killed == 6
