@@ -1,6 +1,15 @@
-"""The end-to-end fixtures, shared with tests/e2e: plugins installed once per module, and a
-`database_url` for each database (a fresh PostgreSQL database, a new DuckDB file)."""
+"""Fixtures of the reliability tests: `database_url` (a fresh PostgreSQL database or a new
+DuckDB file) as in tests/e2e, and the Meltano plugins installed once per module for the
+modules that ask (not autouse: other modules of this directory need no Meltano)."""
 
-from tests.e2e.test_meltano_run import _plugins_installed, database_url
+import pytest
 
-__all__ = ["_plugins_installed", "database_url"]
+from tests.e2e.meltano_harness import install_plugins
+from tests.e2e.test_meltano_run import database_url
+
+__all__ = ["database_url", "meltano_plugins"]
+
+
+@pytest.fixture(scope="module")
+def meltano_plugins() -> None:
+    install_plugins()

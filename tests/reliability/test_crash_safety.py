@@ -42,7 +42,7 @@ from tests.reliability.pipeline import (
 )
 from tests.target.harness import Database
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("meltano_plugins")]
 
 # Several files per snapshot job and several batches per file, so kills land between them.
 SNAPSHOT_FILES = {"rows_per_file": 400}

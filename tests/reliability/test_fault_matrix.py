@@ -29,7 +29,7 @@ from tests.reliability.pipeline import (
 )
 from tests.target.harness import Database
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("meltano_plugins")]
 
 SETTINGS: dict[str, Any] = {"tap_dap_tables": TABLES}
 SUBMISSIONS = "canvas.submissions"

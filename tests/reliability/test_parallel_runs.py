@@ -30,7 +30,7 @@ from tests.reliability.pipeline import (
 )
 from tests.target.harness import Database
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("meltano_plugins")]
 
 CANVAS_TABLES = ["accounts", "courses", "submissions"]
 GROUPS: dict[str, dict[str, Any]] = {

@@ -14,7 +14,7 @@ from tap_dap.sim.testing import SimServer
 
 from tests.reliability.pipeline import IsolatedProject, run_to_end
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("meltano_plugins")]
 
 
 def test_a_whole_namespace_meltano_run_draws_no_429(
