@@ -1,10 +1,11 @@
 """Spool file -> gzip -> blocks of whole JSONL lines, in decode threads.
 
 A decode thread follows its spool file as the download grows it, so a file is decoded
-while it downloads. The inflater releases the GIL, so inflating runs on one core while
-the main thread turns the previous blocks into RECORD messages (`tap_dap.records`) on
-another. Blocks are small (about 150 KiB: they stay in the CPU caches) and wait in a
-short queue per file: memory stays flat whatever the size of the file.
+while it downloads (`spool_lines`; BATCH mode's writer threads read files the same way).
+The inflater releases the GIL, so inflating runs on one core while the main thread turns
+the previous blocks into RECORD messages (`tap_dap.records`) on another. Blocks are small
+(about 150 KiB: they stay in the CPU caches) and wait in a short queue per file: memory
+stays flat whatever the size of the file.
 
 A file that ends inside its gzip stream (a truncated object) is downloaded again from
 where it stopped; because an object's bytes never change, decoding simply continues and
@@ -20,12 +21,8 @@ from dataclasses import dataclass
 
 from tap_dap.downloads import FileCancelledError, SpoolFile
 from tap_dap.errors import DownloadError
-from tap_dap.inflate import InflateError, inflater
+from tap_dap.inflate import READ_BYTES, LineInflater
 
-#: Compressed bytes inflated at a time: about 150 KiB of JSONL, a block that stays in the
-#: CPU caches while it is encoded. (Bounding the output instead costs a copy of the rest
-#: of the input on every call.)
-READ_BYTES = 32 * 1024
 QUEUE_BLOCKS = 32
 
 
@@ -98,7 +95,8 @@ class DecodePool:
         self, decoded: DecodedFile, refetch: Callable[[SpoolFile], None], describe: str
     ) -> None:
         try:
-            _decode(decoded, refetch, describe, self._max_refetches)
+            for block in spool_lines(decoded.spool, refetch, describe, self._max_refetches):
+                decoded.put(block)
             decoded.put(_End())
         except FileCancelledError:
             return
@@ -109,58 +107,37 @@ class DecodePool:
                 return
 
 
-def _decode(
-    decoded: DecodedFile,
+def spool_lines(
+    spool: SpoolFile,
     refetch: Callable[[SpoolFile], None],
     describe: str,
     max_refetches: int,
-) -> None:
-    spool = decoded.spool
-    inflate = inflater()
-    pending = b""
+) -> Iterator[LineBlock]:
+    """The line blocks of a spool file, following it while it downloads; a file cut short
+    is downloaded again from where it stopped (`refetch`), up to `max_refetches` times."""
+    lines = LineInflater(describe)
     lines_done = 0
-    position = 0
     refetches = 0
-
-    def emit(block: bytes) -> None:
-        nonlocal lines_done
-        decoded.put(LineBlock(block, lines_done + 1))
-        lines_done += block.count(b"\n")
-
     spool.wait_beyond(0)  # the file exists from its first byte (or its end) on
     with spool.path.open("rb") as handle:
         while True:
-            size = spool.wait_beyond(position)
-            if size > position:
-                data = handle.read(min(size - position, READ_BYTES))
-                position += len(data)
-                while data:
-                    try:
-                        out = inflate.decompress(data)
-                    except InflateError as error:
-                        raise DownloadError(
-                            f"{describe}: not a valid gzip file ({error})"
-                        ) from None
-                    data = b""
-                    if inflate.eof and inflate.unused_data.strip(b"\0"):
-                        data = inflate.unused_data  # another gzip member follows
-                        inflate = inflater()
-                    pending += out
-                    cut = pending.rfind(b"\n") + 1
-                    if cut:
-                        emit(pending[:cut])
-                        pending = pending[cut:]
+            size = spool.wait_beyond(lines.fed)
+            if size > lines.fed:
+                for block in lines.feed(handle.read(min(size - lines.fed, READ_BYTES))):
+                    yield LineBlock(block, lines_done + 1)
+                    lines_done += block.count(b"\n")
                 continue
-            if inflate.eof or position == 0:
-                break  # the whole gzip stream (an empty object holds no records)
+            if lines.complete:
+                break
             refetches += 1
             if refetches > max_refetches:
                 raise DownloadError(
                     f"{describe}: the file ends inside its gzip stream (truncated at byte "
-                    f"{position}) after {refetches} downloads"
+                    f"{lines.fed}) after {refetches} downloads"
                 )
             spool.reopen()
             refetch(spool)
             spool.finish()
-        if pending.strip():
-            emit(pending + b"\n")
+    last = lines.rest()
+    if last is not None:
+        yield LineBlock(last, lines_done + 1)

@@ -2,10 +2,11 @@
 
 At the first stream's turn the tap knows every selected stream and its bookmark. The plan
 then submits all their jobs (`tap_dap.jobs`), downloads each finished job's files into
-the spool (`tap_dap.downloads`), and decodes a table's files (`tap_dap.decoding`) when
-its stream, run by the SDK one after another, asks for them. A table whose job is slow
-holds back nobody else's downloads; memory stays bounded (decoded blocks wait in short
-queues, downloaded files on disk within a budget).
+the spool (`tap_dap.downloads`), and decodes a table's files (`tap_dap.decoding`), or
+writes them as batch files (`tap_dap.batches`), when its stream, run by the SDK one after
+another, asks for them. A table whose job is slow holds back nobody else's downloads;
+memory stays bounded (decoded blocks wait in short queues, downloaded files on disk
+within a budget).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from tap_dap.batches import BatchFileResult, BatchFileTask, BatchPool
 from tap_dap.bookmarks import SNAPSHOT, Bookmark
 from tap_dap.client import DapClient, Job
 from tap_dap.decoding import DecodedFile, DecodePool
@@ -30,6 +34,8 @@ from tap_dap.retry import Backoff
 from tap_dap.settings import Settings
 
 logger = logging.getLogger("tap-dap.planner")
+
+_Started = TypeVar("_Started")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,11 @@ class RunPlan:
             self.downloader, settings.max_concurrent_downloads, settings.spool_max_bytes
         )
         self.decode_pool = DecodePool(settings.decode_workers, max_refetches=settings.max_retries)
+        self.batch_pool = (
+            BatchPool(settings.decode_workers, max_refetches=settings.max_retries)
+            if settings.batch is not None
+            else None
+        )
         self.scheduler = JobScheduler(client, settings, on_ready=self._job_ready)
         self._tables = {table.ref.stream: TableRun(self, table) for table in tables}
         self._open = set(self._tables)
@@ -101,6 +112,8 @@ class RunPlan:
         self.scheduler.close()
         self.download_pool.close()
         self.decode_pool.close()
+        if self.batch_pool is not None:
+            self.batch_pool.close()
         for table in self._tables.values():
             table.discard_files()
         shutil.rmtree(self.spool_dir, ignore_errors=True)
@@ -178,14 +191,40 @@ class TableRun:
                 )
 
     def files(self, job: Job) -> Iterator[tuple[str, str, DecodedFile]]:
-        """The files still to emit, in order, each decoding as soon as its turn comes near.
+        """The files still to emit, in order, as blocks of lines (RECORD mode)."""
+        pool = self._plan.decode_pool
+        return self._in_order(
+            job, lambda index, spool, refetch, describe: pool.submit(spool, refetch, describe)
+        )
+
+    def batch_files(
+        self, job: Job, task_for: Callable[[int, str], BatchFileTask]
+    ) -> Iterator[tuple[str, str, Future[BatchFileResult]]]:
+        """The files still to emit, in order, as batch files (BATCH mode); `task_for`
+        says how to write file number `index`."""
+        pool = self._plan.batch_pool
+        assert pool is not None, "batch files of a run without batch_config"
+        return self._in_order(
+            job,
+            lambda index, spool, refetch, describe: pool.submit(
+                spool, refetch, task_for(index, describe)
+            ),
+        )
+
+    def _in_order(
+        self,
+        job: Job,
+        start: Callable[[int, SpoolFile, Callable[[SpoolFile], None], str], _Started],
+    ) -> Iterator[tuple[str, str, _Started]]:
+        """The files still to emit, in order, each started (decoding or being written as a
+        batch) as soon as its turn comes near.
 
         A file's spool is removed once the caller moves on to the next one.
         """
         self.prefetch(job)
-        start = self.skip_for(job)
+        first = self.skip_for(job)
         lookahead = self._plan.settings.decode_workers
-        decoded: dict[int, DecodedFile] = {}
+        started: dict[int, _Started] = {}
         urls = self._urls[job.id]
 
         def refetch(spool: SpoolFile) -> None:
@@ -198,13 +237,13 @@ class TableRun:
                 f"(object {job.objects[index]})"
             )
 
-        for index in range(start, len(job.objects)):
+        for index in range(first, len(job.objects)):
             for ahead in range(index, min(index + lookahead + 1, len(job.objects))):
-                if ahead not in decoded:
-                    decoded[ahead] = self._plan.decode_pool.submit(
-                        self._spools[(job.id, ahead)], refetch, describe(ahead)
+                if ahead not in started:
+                    started[ahead] = start(
+                        ahead, self._spools[(job.id, ahead)], refetch, describe(ahead)
                     )
-            yield job.objects[index], describe(index), decoded.pop(index)
+            yield job.objects[index], describe(index), started.pop(index)
             self._release(job.id, index)
 
     def discard_files(self) -> None:

@@ -1,4 +1,5 @@
-"""DAP JSONL lines -> Singer RECORD messages, as bytes, a block of lines at a time.
+"""DAP JSONL lines -> Singer RECORD messages (or BATCH file lines), as bytes, a block of
+lines at a time.
 
 This is the per-record path, so it does the least the protocol needs. DAP values are
 already typed to their schema, so key and value are not decoded at all: msgspec finds
@@ -7,6 +8,8 @@ their raw JSON text, and the record is spliced from it. Only `meta` is decoded.
     {"key": {"id": 1}, "value": {"a": 2}, "meta": {"ts": "T", "action": "U"}}
     -> {"type":"RECORD","stream":"S","version":V,"record":{"id":1,"a":2,
         "_dap_ts":"T","_sdc_deleted_at":null}}
+
+A BATCH file line is the same record object without the envelope.
 
 A delete (`action` D) keeps only the key fields, `_dap_ts` and `_sdc_deleted_at` = ts.
 When the catalog deselects value fields, the value is decoded and re-encoded without
@@ -19,6 +22,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import msgspec
+
+from tap_dap.errors import RecordDecodeError
 
 
 class Meta(msgspec.Struct):
@@ -42,7 +47,6 @@ _decode_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _encode = msgspec.json.encode
 _TS = b',"_dap_ts":'
 _DELETED_AT = b',"_sdc_deleted_at":'
-_NOT_DELETED = b',"_sdc_deleted_at":null}}\n'
 
 
 class LineError(ValueError):
@@ -64,19 +68,26 @@ class EncodedBlock:
 
 
 class RecordEncoder:
-    """Turns blocks of DAP JSONL into RECORD messages of one stream."""
+    """Turns blocks of DAP JSONL into RECORD messages of one stream (`stream` given), or
+    into bare record objects, one a line, as BATCH files hold them (`stream` None)."""
 
     def __init__(
         self,
-        stream: str,
-        version: int | None,
+        stream: str | None,
+        version: int | None = None,
         dropped_fields: Collection[str] = (),
         default_ts: str | None = None,
     ) -> None:
-        envelope = {"type": "RECORD", "stream": stream}
-        if version is not None:
-            envelope["version"] = version  # type: ignore[assignment]
-        self._prefix = _encode(envelope)[:-1] + b',"record":'
+        if stream is None:
+            self._prefix = b""
+            self._end = b"}\n"
+        else:
+            envelope = {"type": "RECORD", "stream": stream}
+            if version is not None:
+                envelope["version"] = version  # type: ignore[assignment]
+            self._prefix = _encode(envelope)[:-1] + b',"record":'
+            self._end = b"}}\n"
+        self._not_deleted = b',"_sdc_deleted_at":null' + self._end
         self._dropped = frozenset(dropped_fields)
         # DAP may leave `meta` out of a snapshot ("if output would contain no metadata
         # fields, the section is omitted"): such a record is as of the job's `at`.
@@ -90,6 +101,8 @@ class RecordEncoder:
         """
         lines = self._decode(block)
         prefix = self._prefix
+        end = self._end
+        not_deleted = self._not_deleted
         dropped = self._dropped
         out: list[bytes] = []
         extend = out.extend
@@ -103,7 +116,7 @@ class RecordEncoder:
             key = bytes(line.key)[:-1]  # the key object without its closing brace
             if meta.action == "D":
                 deletes += 1
-                extend((prefix, key, _TS, ts, _DELETED_AT, ts, b"}}\n"))
+                extend((prefix, key, _TS, ts, _DELETED_AT, ts, end))
                 continue
             value = bytes(line.value)
             if value[:1] != b"{":
@@ -113,9 +126,9 @@ class RecordEncoder:
             else:
                 members = value[1:-1]
             if members.strip():
-                extend((prefix, key, b",", members, _TS, ts, _NOT_DELETED))
+                extend((prefix, key, b",", members, _TS, ts, not_deleted))
             else:
-                extend((prefix, key, _TS, ts, _NOT_DELETED))
+                extend((prefix, key, _TS, ts, not_deleted))
         return EncodedBlock(b"".join(out), len(lines), deletes)
 
     @staticmethod
@@ -134,6 +147,19 @@ class RecordEncoder:
         fields = _decode_object(value)
         kept = {name: raw for name, raw in fields.items() if name not in self._dropped}
         return _encode(kept)[1:-1]
+
+
+def encode_lines(
+    encoder: RecordEncoder, data: bytes, first_line: int, describe: str
+) -> EncodedBlock:
+    """Encode a block of a file whose first line is line `first_line` of the file; a line
+    that is not a DAP record is a `RecordDecodeError` naming the file and the line."""
+    try:
+        return encoder.encode(data)
+    except LineError as error:
+        raise RecordDecodeError(
+            f"{describe}, line {first_line + error.line - 1}: not a DAP record ({error.reason})"
+        ) from None
 
 
 def _decode_one_by_one(body: bytes) -> list[Line]:

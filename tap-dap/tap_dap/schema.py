@@ -8,6 +8,10 @@ Nullability follows DAP's `required`: a required field gets a type without "null
 other `[T, "null"]`. The JSON `required` list holds only the key fields, because a
 delete record carries nothing but the key, `_dap_ts` and `_sdc_deleted_at` and must still
 validate in any target.
+
+The schema's `$id` names the stream and the DAP schema version it was translated from, so
+a catalog kept from discovery (as Meltano keeps it) tells a later run which version it
+holds, and the run does not ask DAP for the schema again.
 """
 
 from __future__ import annotations
@@ -64,6 +68,23 @@ class StreamSchema:
     version: int
 
 
+_ID_PREFIX = "urn:dap-schema:"
+
+
+def schema_id(stream: str, version: int) -> str:
+    """The `$id` of a stream schema: `urn:dap-schema:<stream id>:<DAP schema version>`."""
+    return f"{_ID_PREFIX}{stream}:{version}"
+
+
+def version_of(schema: Mapping[str, Any]) -> int | None:
+    """The DAP schema version a stream schema was translated from, if its `$id` says."""
+    identifier = schema.get("$id")
+    if not isinstance(identifier, str) or not identifier.startswith(_ID_PREFIX):
+        return None
+    version = identifier.rpartition(":")[2]
+    return int(version) if version.isdigit() else None
+
+
 def translate(dap_schema: Mapping[str, Any], version: int, table: str) -> StreamSchema:
     """The Singer schema of a DAP table schema (the `schema` member of the API answer)."""
     return _Translator(dap_schema, table).stream_schema(version)
@@ -94,7 +115,12 @@ class _Translator:
             properties[name] = self._field(node, nullable=name not in value_required, path=name)
         properties.update({name: dict(spec) for name, spec in METADATA_PROPERTIES.items()})
         return StreamSchema(
-            schema={"type": "object", "properties": properties, "required": list(key_fields)},
+            schema={
+                "$id": schema_id(self._table, version),
+                "type": "object",
+                "properties": properties,
+                "required": list(key_fields),
+            },
             key_properties=list(key_fields),
             version=version,
         )

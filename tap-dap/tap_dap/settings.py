@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from singer_sdk import typing as th
 
@@ -112,7 +115,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.IntegerType,
         default=2,
         description="Threads that decompress and convert downloaded files; a table's next "
-        "files are decoded while its current one is written.",
+        "files are decoded while its current one is written. With batch_config, the number "
+        "of batch files written at the same time (2 uses both cores of a 2-core machine).",
     ),
     th.Property(
         "spool_dir",
@@ -174,6 +178,50 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "warning on every run.",
     ),
     th.Property(
+        "batch_config",
+        th.ObjectType(
+            th.Property(
+                "encoding",
+                th.ObjectType(
+                    th.Property(
+                        "format",
+                        th.StringType,
+                        allowed_values=["jsonl"],
+                        description="Format of the batch files: jsonl (one record a line).",
+                    ),
+                    th.Property(
+                        "compression",
+                        th.StringType,
+                        allowed_values=["gzip", "none"],
+                        description="Compression of the batch files: gzip or none (default none).",
+                    ),
+                ),
+                description="Format and compression of the batch files.",
+            ),
+            th.Property(
+                "storage",
+                th.ObjectType(
+                    th.Property(
+                        "root",
+                        th.StringType,
+                        description="Directory for the batch files, as a file:// URL "
+                        "(e.g. file:///var/tmp/dap-batches). The target reads them from "
+                        "there; removing them after loading is up to the target or you.",
+                    ),
+                    th.Property(
+                        "prefix",
+                        th.StringType,
+                        description="Prefix of the batch file names.",
+                    ),
+                ),
+                description="Where the batch files are written.",
+            ),
+        ),
+        description="Send BATCH messages instead of RECORD messages (the Singer SDK's "
+        "standard setting): each DAP file becomes one JSONL batch file, for targets that "
+        "load BATCH files.",
+    ),
+    th.Property(
         "ca_bundle",
         th.StringType,
         description="Path to a CA bundle (PEM) to verify TLS certificates with, e.g. for a "
@@ -186,6 +234,46 @@ def _names(value: Any) -> tuple[str, ...]:
     """A setting given as a list or as a comma-separated string, as a tuple of names."""
     items = value.split(",") if isinstance(value, str) else list(value or ())
     return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Where and how BATCH files are written: the SDK's standard `batch_config` setting,
+    with what tap-dap supports of it (JSONL, gzip or not, a local `file://` root)."""
+
+    root: Path
+    prefix: str
+    gzip: bool
+
+    @property
+    def encoding(self) -> dict[str, str]:
+        """The `encoding` member of the BATCH messages."""
+        return {"format": "jsonl", "compression": "gzip" if self.gzip else "none"}
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any]) -> BatchSettings:
+        """Read `batch_config`; a part tap-dap does not support is one clear error."""
+        # the config schema allows only jsonl, and gzip or none
+        compression = (raw.get("encoding") or {}).get("compression") or "none"
+        storage = raw.get("storage") or {}
+        root = storage.get("root")
+        if not root:
+            raise ConfigError("batch_config.storage.root is not set: set it to a file:// URL")
+        return cls(_local_path(str(root)), str(storage.get("prefix") or ""), compression == "gzip")
+
+
+def _local_path(root: str) -> Path:
+    """A `file://` URL (or a plain path) as an absolute local path."""
+    parsed = urlparse(root)
+    if parsed.scheme not in ("", "file"):
+        raise ConfigError(
+            f"batch_config.storage.root {root!r}: only local file:// roots are supported"
+        )
+    if parsed.scheme == "":
+        return Path(root).resolve()
+    # file:///abs/dir, or file://./rel/dir as some SDK examples write a relative root
+    host = parsed.netloc if parsed.netloc not in ("", "localhost") else ""
+    return Path(url2pathname(host + parsed.path)).resolve()
 
 
 @dataclass(frozen=True)
@@ -212,6 +300,7 @@ class Settings:
     max_retries: int
     request_timeout: float
     verify: bool | str
+    batch: BatchSettings | None = None
 
     @classmethod
     def from_config(
@@ -257,6 +346,9 @@ class Settings:
             max_retries=int(config.get("max_retries", 6)),
             request_timeout=float(config.get("request_timeout", 60)),
             verify=verify,
+            batch=BatchSettings.from_config(raw_batch)
+            if (raw_batch := config.get("batch_config"))
+            else None,
         )
 
     def credentials(self) -> tuple[str, str]:

@@ -6,7 +6,8 @@ arrive as blocks of ready RECORD lines (`tap_dap.records`) and go straight to st
 through the tap's writer, so `get_records` yields nothing. It drives one job instead:
 
     wait for the job -> (new SCHEMA if its schema version is new) -> STATE with the job
-    -> for each file: its records, then STATE with the file counted
+    -> for each file: its records (or, with `batch_config`, one BATCH message naming the
+       file's batch file, `tap_dap.batches`), then STATE with the file counted
     -> ACTIVATE_VERSION after a snapshot -> STATE with the bookmark at the job's at/until
 """
 
@@ -20,13 +21,13 @@ from singer_sdk import Stream, metrics
 from singer_sdk.helpers import types
 from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
 
+from tap_dap.batches import BatchFileTask, BatchMessage, batch_path
 from tap_dap.bookmarks import INCREMENTAL, SNAPSHOT, Bookmark, JobProgress
 from tap_dap.client import Job
-from tap_dap.decoding import LineBlock
-from tap_dap.errors import JobExpiredError, RecordDecodeError, TapDapError
+from tap_dap.errors import JobExpiredError, TapDapError
 from tap_dap.planner import TableRun
 from tap_dap.progress import TableProgress
-from tap_dap.records import EncodedBlock, LineError, RecordEncoder
+from tap_dap.records import RecordEncoder, encode_lines
 from tap_dap.schema import DAP_TS, METADATA_PROPERTIES, StreamSchema, translate
 
 if TYPE_CHECKING:
@@ -34,17 +35,6 @@ if TYPE_CHECKING:
 
 #: A marker the SDK keeps for bookmarks taken from records; ours come from jobs.
 _SDK_STARTING_MARKER = "starting_replication_value"
-
-
-def _encode(encoder: RecordEncoder, lines: LineBlock, describe: str) -> EncodedBlock:
-    """RECORD messages for a block, or an error naming the file and the line."""
-    try:
-        return encoder.encode(lines.data)
-    except LineError as error:
-        raise RecordDecodeError(
-            f"{describe}, line {lines.first_line + error.line - 1}: not a DAP record "
-            f"({error.reason})"
-        ) from None
 
 
 def stream_id(namespace: str, table: str) -> str:
@@ -100,7 +90,8 @@ class DapStream(Stream):
         return self._record_counter
 
     def get_batch_config(self, config: Mapping[str, Any]) -> None:
-        """No BATCH messages yet: records always go out as RECORD messages."""
+        """None, so that the SDK takes its record path: `get_records` writes the BATCH
+        messages itself when `batch_config` is set (see `_emit_batches`)."""
         return
 
     def get_replication_key_signpost(self, context: types.Context | None = None) -> None:
@@ -162,24 +153,74 @@ class DapStream(Stream):
     ) -> JobProgress | None:
         """Write the job's remaining files, a STATE after each; None if a dry run's record
         limit (`ABORT_AT_RECORD_COUNT`) cut it short."""
+        limit = self.ABORT_AT_RECORD_COUNT
+        batch = self._dap_tap.settings.batch
+        if batch is not None and limit is None:
+            return self._emit_batches(table, job, running, bookmark, progress)
         encoder = RecordEncoder(
             self.name, running.table_version, self._deselected_fields(), job.at or job.until
         )
         write_records = self._dap_tap.output.write_records
-        limit = self.ABORT_AT_RECORD_COUNT
         for object_id, describe, decoded in table.files(job):
             for lines in decoded.blocks():
-                block = _encode(encoder, lines, describe)
+                block = encode_lines(encoder, lines.data, lines.first_line, describe)
                 if limit is not None and progress.records + block.records >= limit:
                     self._write_head(block.data, limit - progress.records)
                     return None
                 write_records(block.data)
-                progress.block(block.records, block.deletes)
-                if self._record_counter is not None:
-                    self._record_counter.increment(block.records)
-            running = running.after_file(object_id)
-            self._save(bookmark.with_job(running))
-            progress.file_done()
+                self._count(progress, block.records, block.deletes)
+            running = self._file_done(object_id, running, bookmark, progress)
+        return running
+
+    def _emit_batches(
+        self,
+        table: TableRun,
+        job: Job,
+        running: JobProgress,
+        bookmark: Bookmark,
+        progress: TableProgress,
+    ) -> JobProgress:
+        """Write the job's remaining files as batch files, in parallel, then one BATCH
+        message and the same STATE as RECORD mode for each, in order."""
+        batch = self._dap_tap.settings.batch
+        assert batch is not None
+        dropped = tuple(self._deselected_fields())
+
+        def task_for(index: int, describe: str) -> BatchFileTask:
+            return BatchFileTask(
+                target=batch_path(batch, self.name, job.id, index),
+                gzip=batch.gzip,
+                dropped_fields=dropped,
+                default_ts=job.at or job.until,
+                describe=describe,
+            )
+
+        for object_id, _, written in table.batch_files(job, task_for):
+            result = written.result()
+            self._dap_tap.write_message(
+                BatchMessage(
+                    stream=self.name,
+                    encoding=batch.encoding,
+                    manifest=[result.path.as_uri()],
+                    version=running.table_version,
+                )
+            )
+            self._count(progress, result.records, result.deletes)
+            running = self._file_done(object_id, running, bookmark, progress)
+        return running
+
+    def _count(self, progress: TableProgress, records: int, deletes: int) -> None:
+        progress.block(records, deletes)
+        if self._record_counter is not None:
+            self._record_counter.increment(records)
+
+    def _file_done(
+        self, object_id: str, running: JobProgress, bookmark: Bookmark, progress: TableProgress
+    ) -> JobProgress:
+        """A file is out: the STATE that counts it (a resumed run starts after it)."""
+        running = running.after_file(object_id)
+        self._save(bookmark.with_job(running))
+        progress.file_done()
         return running
 
     def _job_progress(self, job: Job, bookmark: Bookmark, table: TableRun) -> JobProgress:

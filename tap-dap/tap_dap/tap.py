@@ -27,7 +27,7 @@ from tap_dap.errors import ConfigError, TapDapError
 from tap_dap.jobs import TableRef
 from tap_dap.output import SingerOutput
 from tap_dap.planner import PlannedTable, RunPlan
-from tap_dap.schema import translate
+from tap_dap.schema import translate, version_of
 from tap_dap.settings import CONFIG_SCHEMA, Settings
 from tap_dap.streams import DapStream, stream_id
 
@@ -55,6 +55,7 @@ class TapDap(Tap):
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
         TapCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.BATCH,
         PluginCapabilities.ABOUT,
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
@@ -69,8 +70,6 @@ class TapDap(Tap):
     @cached_property
     def settings(self) -> Settings:
         """The resolved settings."""
-        if self.config.get("batch_config"):
-            self.logger.warning("batch_config is not supported yet: records go out as RECORD")
         return Settings.from_config(self.config)
 
     @cached_property
@@ -185,14 +184,15 @@ class TapDap(Tap):
             if not settings.wants_table(namespace, table):
                 continue
             root = entry.metadata.root
+            schema = entry.schema.to_dict()
             streams.append(
                 DapStream(
                     self,
                     namespace=namespace,
                     table=table,
-                    schema=entry.schema.to_dict(),
+                    schema=schema,
                     key_properties=list(entry.key_properties or root.table_key_properties or ()),
-                    schema_version=None,
+                    schema_version=version_of(schema),
                 )
             )
         return streams

@@ -7,6 +7,7 @@ deletes, ACTIVATE_VERSION sweeps), so a test can compare it with `dap-sim dump`.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -38,7 +39,22 @@ class TapRun:
         ]
 
     def records(self, stream: str) -> list[dict[str, Any]]:
-        return [message["record"] for message in self.of_type("RECORD", stream)]
+        """The stream's records in order, from RECORD messages or the files of BATCH ones."""
+        records: list[dict[str, Any]] = []
+        for message in self.data_messages(stream):
+            if message["type"] == "RECORD":
+                records.append(message["record"])
+            else:
+                records += read_batch(message)
+        return records
+
+    def data_messages(self, stream: str) -> list[dict[str, Any]]:
+        """The stream's RECORD and BATCH messages."""
+        return [
+            message
+            for message in self.messages
+            if message["type"] in ("RECORD", "BATCH") and message.get("stream") == stream
+        ]
 
     @property
     def state(self) -> dict[str, Any]:
@@ -59,6 +75,26 @@ class TapRun:
             if message["stream"] not in seen:
                 seen.append(message["stream"])
         return seen
+
+
+def read_batch(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of the files a BATCH message names (local file:// URLs)."""
+    records = []
+    compressed = message["encoding"]["compression"] == "gzip"
+    for url in message["manifest"]:
+        assert url.startswith("file:///"), url
+        path = Path(url.removeprefix("file://"))
+        data = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
+        records += [json.loads(line) for line in data.splitlines()]
+    return records
+
+
+def batch_config(root: Path, compression: str = "gzip", prefix: str = "") -> dict[str, Any]:
+    """The SDK's standard batch_config setting for JSONL files under `root`."""
+    return {
+        "encoding": {"format": "jsonl", "compression": compression},
+        "storage": {"root": root.as_uri(), "prefix": prefix},
+    }
 
 
 def sim_config(sim: SimServer, **settings: Any) -> dict[str, Any]:
@@ -155,19 +191,23 @@ class Replica:
                 self.columns[stream] = set(message["schema"]["properties"])
                 self.rows.setdefault(stream, {})
             elif kind == "RECORD":
-                record = message["record"]
-                key = tuple(record[name] for name in self.keys[stream])
-                version = message.get("version")
-                if record.get("_sdc_deleted_at") is not None:
-                    self.rows[stream].pop(key, None)
-                else:
-                    self.rows[stream][key] = (record, version)
+                self._upsert(stream, message["record"], message.get("version"))
+            elif kind == "BATCH":
+                for record in read_batch(message):
+                    self._upsert(stream, record, message.get("version"))
             elif kind == "ACTIVATE_VERSION":
                 version = message["version"]
                 table = self.rows[stream]
                 for key in [k for k, (_, v) in table.items() if v is not None and v < version]:
                     del table[key]
         return self
+
+    def _upsert(self, stream: str, record: dict[str, Any], version: int | None) -> None:
+        key = tuple(record[name] for name in self.keys[stream])
+        if record.get("_sdc_deleted_at") is not None:
+            self.rows[stream].pop(key, None)
+        else:
+            self.rows[stream][key] = (record, version)
 
     def table(self, stream: str) -> list[dict[str, Any]]:
         """Live rows, as `dap-sim dump` shows them: nulls omitted, no metadata columns,

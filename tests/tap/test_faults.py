@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from tap_dap.sim.testing import SimServer
-from tap_harness import Replica, final_records_equal_truth, run_tap, sim_config
+from tap_harness import Replica, batch_config, final_records_equal_truth, run_tap, sim_config
 
 TABLES = ["accounts", "submissions"]
 STREAMS = ["canvas-accounts", "canvas-submissions"]
@@ -44,12 +44,26 @@ def sim(dap_sim_factory: Callable[..., SimServer]) -> SimServer:
     return dap_sim_factory(rows_per_file=400)  # several files per job
 
 
+#: Faults of the files themselves, which BATCH mode reads its own way.
+FILE_FAULTS = ("cut connection", "cut twice", "truncated gzip", "job expires mid-download")
+
+
 @pytest.mark.parametrize("faults", FAULTS.values(), ids=FAULTS.keys())
 def test_the_run_recovers_from(
     sim: SimServer, tmp_path: Path, faults: list[dict[str, Any]]
 ) -> None:
+    recovers(sim, tmp_path, faults)
+
+
+@pytest.mark.parametrize("fault", FILE_FAULTS)
+def test_batch_mode_recovers_from(sim: SimServer, tmp_path: Path, fault: str) -> None:
+    recovers(sim, tmp_path, FAULTS[fault], batch_config=batch_config(tmp_path / "batches"))
+
+
+def recovers(sim: SimServer, tmp_path: Path, faults: list[dict[str, Any]], **settings: Any) -> None:
+    """The run recovers from `faults`: every row arrives, none twice."""
     sim.inject(*faults)
-    run = run_tap(tmp_path, sim_config(sim, tables=TABLES, max_retries=4))
+    run = run_tap(tmp_path, sim_config(sim, tables=TABLES, max_retries=4, **settings))
     stats = sim.stats()
     assert sum(stats["faults_fired"].values()) >= 1, f"no fault fired: {sim.pending_faults()}"
     replica = Replica().apply(run)

@@ -1,5 +1,6 @@
 """A run that starts from a state taken in the middle of a job continues that job from its
-next file while DAP has it, and starts over cleanly once it has expired."""
+next file while DAP has it, and starts over cleanly once it has expired; in RECORD and in
+BATCH mode alike (`emit_mode`)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,9 @@ def cut_after_files(run: TapRun, files: int) -> tuple[TapRun, dict[str, Any]]:
 
 
 def test_a_snapshot_resumes_at_the_next_file_with_its_table_version(
-    sim: SimServer, tmp_path: Path
+    sim: SimServer, tmp_path: Path, emit_mode: dict[str, Any]
 ) -> None:
-    config = sim_config(sim, tables=["submissions"])
+    config = sim_config(sim, tables=["submissions"], **emit_mode)
     full = run_tap(tmp_path / "full", config)
     died, state = cut_after_files(full, 2)
     job = state["bookmarks"][STREAM]["job"]
@@ -49,16 +50,16 @@ def test_a_snapshot_resumes_at_the_next_file_with_its_table_version(
     assert not before & after
     (activate,) = resumed.of_type("ACTIVATE_VERSION", STREAM)
     assert activate["version"] == job["table_version"]
-    assert {m["version"] for m in resumed.of_type("RECORD", STREAM)} == {job["table_version"]}
+    assert {m["version"] for m in resumed.data_messages(STREAM)} == {job["table_version"]}
     replica = Replica().apply(died).apply(resumed)
     final_records_equal_truth(replica, sim, STREAM)
     assert "job" not in resumed.bookmark(STREAM)
 
 
 def test_an_expired_job_starts_over_with_a_new_table_version(
-    sim: SimServer, tmp_path: Path
+    sim: SimServer, tmp_path: Path, emit_mode: dict[str, Any]
 ) -> None:
-    config = sim_config(sim, tables=["submissions"])
+    config = sim_config(sim, tables=["submissions"], **emit_mode)
     full = run_tap(tmp_path / "full", config)
     died, state = cut_after_files(full, 3)
     job = state["bookmarks"][STREAM]["job"]
@@ -72,8 +73,10 @@ def test_an_expired_job_starts_over_with_a_new_table_version(
     final_records_equal_truth(replica, sim, STREAM)
 
 
-def test_an_increment_resumes_too(sim: SimServer, tmp_path: Path) -> None:
-    config = sim_config(sim, tables=["submissions"])
+def test_an_increment_resumes_too(
+    sim: SimServer, tmp_path: Path, emit_mode: dict[str, Any]
+) -> None:
+    config = sim_config(sim, tables=["submissions"], **emit_mode)
     first = run_tap(tmp_path / "0", config)
     replica = Replica().apply(first)
     for _ in range(3):
@@ -92,10 +95,12 @@ def test_an_increment_resumes_too(sim: SimServer, tmp_path: Path) -> None:
     )
 
 
-def test_a_killed_run_continues_from_its_last_state(sim: SimServer, tmp_path: Path) -> None:
+def test_a_killed_run_continues_from_its_last_state(
+    sim: SimServer, tmp_path: Path, emit_mode: dict[str, Any]
+) -> None:
     """SIGKILL in the middle of a table; the next run, given the last STATE a target would
     have passed on, completes it without losing a row."""
-    config = sim_config(sim, tables=["accounts", "submissions", "users"])
+    config = sim_config(sim, tables=["accounts", "submissions", "users"], **emit_mode)
     (tmp_path / "config.json").write_text(json.dumps(config))
     tap = subprocess.Popen(
         [TAP, "--config", str(tmp_path / "config.json")],

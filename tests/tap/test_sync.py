@@ -66,10 +66,10 @@ def test_a_state_is_emitted_after_each_file_with_the_files_counted(
 
 
 def test_increments_chain_and_bring_updates_deletes_and_schema_changes(
-    dap_sim_factory: Callable[..., SimServer], tmp_path: Path
+    dap_sim_factory: Callable[..., SimServer], tmp_path: Path, emit_mode: dict[str, Any]
 ) -> None:
     dap_sim = dap_sim_factory(scale=40_000)  # big enough for an epoch to delete rows
-    config = sim_config(dap_sim, tables=TABLES)
+    config = sim_config(dap_sim, tables=TABLES, **emit_mode)
     first = run_tap(tmp_path / "0", config)
     replica = Replica().apply(first)
     state: dict[str, Any] = first.state
@@ -134,3 +134,6 @@ def test_a_stale_catalog_gets_the_new_schema_before_records_of_the_new_shape(
     assert second.bookmark(stream)["schema_version"] == first.bookmark(stream)["schema_version"] + 1
     replica.apply(second)
     final_records_equal_truth(replica, dap_sim, stream)
+    # the next run starts with the stale catalog's SCHEMA again: the new one follows it
+    third = run_tap(tmp_path / "2", config, catalog=catalog, state=second.state)
+    assert [m["schema"]["properties"] for m in third.of_type("SCHEMA", stream)] == [old, new]

@@ -1,0 +1,119 @@
+"""BATCH mode: each downloaded DAP file becomes one batch file of records, written in parallel.
+
+A batch file holds the records RECORD mode would emit, one JSON object a line and without
+the message envelope (`tap_dap.records` splices both from the same raw JSON), gzip
+compressed or not. A writer thread per file in flight follows the file while it
+downloads (`tap_dap.decoding.spool_lines`), and the stream emits one BATCH message per
+file, in order, once the file is written.
+
+Threads, not processes: ISA-L inflates and deflates without the GIL, so on two cores the
+GIL-bound splicing (about a third of the work) does not bound the speed; worker processes
+measured no faster here, cost a second of imports each at start and outlive a killed tap.
+
+A file is written under a temporary name and renamed once complete, so a manifest never
+names a partial file. Names are fixed by stream, job and file number: a run that resumes
+a job rewrites the same file, identical, instead of leaving another copy behind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from singer_sdk.singerlib import Message, SingerMessageType
+
+from tap_dap.decoding import LineBlock, spool_lines
+from tap_dap.downloads import SpoolFile
+from tap_dap.inflate import deflater
+from tap_dap.records import RecordEncoder, encode_lines
+from tap_dap.settings import BatchSettings
+
+#: ISA-L's level 1: as fast as level 0 on DAP files, with files a sixth smaller.
+GZIP_LEVEL = 1
+#: The write buffer of a batch file.
+WRITE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BatchFileTask:
+    """How to write one DAP file as a batch file."""
+
+    target: Path
+    gzip: bool
+    dropped_fields: tuple[str, ...]
+    default_ts: str | None
+    describe: str
+
+
+@dataclass(frozen=True)
+class BatchFileResult:
+    """A written batch file and what it holds."""
+
+    path: Path
+    records: int
+    deletes: int
+
+
+@dataclass
+class BatchMessage(Message):
+    """The SDK's BATCH message; `version` as in RECORD messages (the snapshot's table version)."""
+
+    stream: str
+    encoding: dict[str, str]
+    manifest: list[str]
+    version: int | None = None
+
+    def __post_init__(self) -> None:
+        self.type = SingerMessageType.BATCH
+
+
+def batch_path(batch: BatchSettings, stream: str, job_id: str, index: int) -> Path:
+    """The batch file of a job's file."""
+    suffix = ".jsonl.gz" if batch.gzip else ".jsonl"
+    job = re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)
+    return batch.root / f"{batch.prefix}{stream}--{job}-{index:05d}{suffix}"
+
+
+def write_batch_file(blocks: Iterable[LineBlock], task: BatchFileTask) -> BatchFileResult:
+    """Write the line blocks of one DAP file as a batch file."""
+    encoder = RecordEncoder(None, dropped_fields=task.dropped_fields, default_ts=task.default_ts)
+    deflate = deflater(GZIP_LEVEL) if task.gzip else None
+    records = deletes = 0
+    task.target.parent.mkdir(parents=True, exist_ok=True)
+    partial = task.target.with_name(task.target.name + ".part")
+    try:
+        with partial.open("wb", buffering=WRITE_BYTES) as out:
+            for lines in blocks:
+                encoded = encode_lines(encoder, lines.data, lines.first_line, task.describe)
+                records += encoded.records
+                deletes += encoded.deletes
+                out.write(deflate.compress(encoded.data) if deflate else encoded.data)
+            if deflate is not None:
+                out.write(deflate.flush())
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(task.target)
+    return BatchFileResult(task.target, records, deletes)
+
+
+class BatchPool:
+    """Threads that write batch files, in the order they were submitted (the emit order)."""
+
+    def __init__(self, workers: int, max_refetches: int) -> None:
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="tap-dap-batch")
+        self._max_refetches = max_refetches
+
+    def submit(
+        self, spool: SpoolFile, refetch: Callable[[SpoolFile], None], task: BatchFileTask
+    ) -> Future[BatchFileResult]:
+        """Start writing the batch file of a file (it may still be downloading)."""
+        blocks = spool_lines(spool, refetch, task.describe, self._max_refetches)
+        return self._executor.submit(write_batch_file, blocks, task)
+
+    def close(self) -> None:
+        """Drop queued files; running ones stop at their next block (their files are discarded)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

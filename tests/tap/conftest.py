@@ -1,0 +1,17 @@
+"""Fixtures of the tap tests: the emit modes a test can run in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tap_harness import batch_config
+
+
+@pytest.fixture(params=["record", "batch"])
+def emit_mode(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Settings for RECORD mode (none) or BATCH mode (gzip JSONL files under tmp_path)."""
+    if request.param == "record":
+        return {}
+    return {"batch_config": batch_config(tmp_path / "batches")}
