@@ -37,24 +37,6 @@ TABLES = ["accounts", "courses", "submissions", "users"]
 STREAMS = [f"canvas-{table}" for table in TABLES]
 
 
-class IsolatedProject(MeltanoProject):
-    """The project with a `.meltano` directory of its own, sharing the installed plugins.
-
-    Meltano 4 writes a plugin's catalog (`tap.properties.json`) and input state
-    (`state.json`) to `.meltano/run/<plugin name>/`, shared by every run of that plugin in
-    the project: two runs at once (two pytest workers) would read each other's files.
-    """
-
-    def env(self, **settings: Any) -> dict[str, str]:
-        sys_dir = self.workdir / ".meltano"
-        for kind in ("extractors", "loaders"):
-            link = sys_dir / kind
-            if not link.exists():
-                sys_dir.mkdir(parents=True, exist_ok=True)
-                link.symlink_to(REPO / ".meltano" / kind)
-        return {**super().env(**settings), "MELTANO_SYS_DIR_ROOT": str(sys_dir)}
-
-
 class LiveRun:
     """One `meltano run` in its own process group, its output collected as it comes."""
 

@@ -29,10 +29,10 @@ import psycopg
 import pytest
 from tap_dap.sim.testing import SimServer
 
+from tests.e2e.meltano_harness import MeltanoProject
 from tests.reliability.pipeline import (
     STREAMS,
     TABLES,
-    IsolatedProject,
     LiveRun,
     assert_bookmarks_not_ahead,
     assert_table_truth,
@@ -151,7 +151,7 @@ def wait_for_blocked_target(database: Database, run: LiveRun, timeout: float = 1
     raise AssertionError(f"the target never blocked on the lock:\n{run.output[-4000:]}")
 
 
-def run_step(project: IsolatedProject, database: Database, step: Step) -> str:
+def run_step(project: MeltanoProject, database: Database, step: Step) -> str:
     """Run the pipeline and kill it where the step says (or let it end); its output."""
     kill = step.kill[database.kind]
     hold: AbstractContextManager[None] = (
@@ -186,7 +186,7 @@ def test_a_pipeline_killed_again_and_again_ends_equal_to_the_truth(
 ) -> None:
     database = Database(database_url)
     sim = dap_sim_factory()
-    project = IsolatedProject(tmp_path, sim, database_url)
+    project = MeltanoProject(tmp_path, sim, database_url)
     schemas = project.discovered_schemas()
     jobs: dict[str, str] = {}  # stream -> job id the saved state says is being emitted
     killed = 0

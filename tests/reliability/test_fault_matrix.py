@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from tap_dap.sim.testing import SimServer
 
+from tests.e2e.meltano_harness import MeltanoProject
 from tests.reliability.pipeline import (
     STREAMS,
     TABLES,
-    IsolatedProject,
     LiveRun,
     assert_table_truth,
     bookmarks,
@@ -63,12 +63,12 @@ def sim(dap_sim_factory: Callable[..., SimServer]) -> SimServer:
     return dap_sim_factory(rows_per_file=400)  # several files for submissions
 
 
-def project_for(sim: SimServer, tmp_path: Path) -> tuple[IsolatedProject, Database]:
+def project_for(sim: SimServer, tmp_path: Path) -> tuple[MeltanoProject, Database]:
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    return IsolatedProject(tmp_path, sim, url), Database(url)
+    return MeltanoProject(tmp_path, sim, url), Database(url)
 
 
-def run_until_done(project: IsolatedProject, *, attempts: int = 2) -> list[str]:
+def run_until_done(project: MeltanoProject, *, attempts: int = 2) -> list[str]:
     """Run; a failed run must say clearly what failed, and a later one must succeed."""
     outputs = []
     for _ in range(attempts):
@@ -82,7 +82,7 @@ def run_until_done(project: IsolatedProject, *, attempts: int = 2) -> list[str]:
     raise AssertionError(f"no run succeeded in {attempts}:\n{outputs[-1][-6000:]}")
 
 
-def assert_caught_up(project: IsolatedProject, database: Database, sim: SimServer) -> None:
+def assert_caught_up(project: MeltanoProject, database: Database, sim: SimServer) -> None:
     schemas = project.discovered_schemas()
     assert_table_truth(database, sim, schemas, STREAMS)
     positions = {s: b.get("replication_key_value") for s, b in bookmarks(project).items()}

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from tap_dap.sim.testing import SimServer
 
+from tests.e2e.meltano_harness import MeltanoProject
 from tests.reliability.pipeline import (
-    IsolatedProject,
     LiveRun,
     assert_table_truth,
     blocked_sessions,
@@ -49,7 +49,7 @@ def shared_state_backend(postgres_url: str) -> dict[str, str]:
     return {"MELTANO_DATABASE_URI": uri}
 
 
-def start_groups(project: IsolatedProject, backend: dict[str, str]) -> dict[str, LiveRun]:
+def start_groups(project: MeltanoProject, backend: dict[str, str]) -> dict[str, LiveRun]:
     return {
         group: LiveRun(project, group, "target-dap-sql", **settings, **backend)
         for group, settings in GROUPS.items()
@@ -64,7 +64,7 @@ def sim(dap_sim_factory: Callable[..., SimServer]) -> SimServer:
 def test_disjoint_table_groups_run_side_by_side_on_postgresql(
     sim: SimServer, postgres_url: str, tmp_path: Path
 ) -> None:
-    project = IsolatedProject(tmp_path, sim, postgres_url)
+    project = MeltanoProject(tmp_path, sim, postgres_url)
     backend = shared_state_backend(postgres_url)
     project.meltano("state", "list", **backend)  # create the system database once, first
     schemas = project.discovered_schemas()
@@ -91,7 +91,7 @@ def test_table_groups_into_one_duckdb_file_take_turns(
     # jobs take a while, so both targets have opened the file before either ends
     sim = dap_sim_factory(rows_per_file=400, job_latency=6.0)
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    project = IsolatedProject(tmp_path, sim, url)
+    project = MeltanoProject(tmp_path, sim, url)
     runs = start_groups(project, {})
     codes = {group: run.finish() for group, run in runs.items()}
     failed = [group for group, code in codes.items() if code != 0]
@@ -109,7 +109,7 @@ def test_two_runs_never_load_one_table_at_once(
 ) -> None:
     """Two snapshots of canvas.submissions at once (each would sweep the other's rows):
     the second target to reach the table fails and says why; the table stays whole."""
-    project = IsolatedProject(tmp_path, sim, postgres_url)
+    project = MeltanoProject(tmp_path, sim, postgres_url)
     database = Database(postgres_url)
     backend = shared_state_backend(postgres_url)
     settings = {"tap_dap_tables": ["submissions"], "target_dap_sql_batch_size_rows": 100}
@@ -146,7 +146,7 @@ def test_the_same_pipeline_twice_at_once_is_refused(
     dap_sim_factory: Callable[..., SimServer], tmp_path: Path
 ) -> None:
     sim = dap_sim_factory(job_latency=6.0)
-    project = IsolatedProject(tmp_path, sim, f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    project = MeltanoProject(tmp_path, sim, f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
     settings = {"tap_dap_tables": ["accounts"]}
     first = LiveRun(project, "tap-dap", "target-dap-sql", **settings)
     first.wait_for(r"canvas-accounts: snapshot job \S+ submitted")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from tap_dap.sim.testing import SimServer
 
-from tests.reliability.pipeline import IsolatedProject, run_to_end
+from tests.e2e.meltano_harness import MeltanoProject
+from tests.reliability.pipeline import run_to_end
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("meltano_plugins")]
 
@@ -21,7 +22,7 @@ def test_a_whole_namespace_meltano_run_draws_no_429(
     dap_sim_factory: Callable[..., SimServer], tmp_path: Path
 ) -> None:
     sim = dap_sim_factory(rate_limit_factor=1.0, job_latency=1.0, scale=500)
-    project = IsolatedProject(tmp_path, sim, f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    project = MeltanoProject(tmp_path, sim, f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
     output = run_to_end(project)
     stats = sim.stats()
     assert stats["rate_limited"] == 0, stats
