@@ -277,6 +277,19 @@ class TargetDapSql(Target):
                 )
         self._handle_max_record_age()
 
+    def _process_schema_message(self, message_dict: dict[str, t.Any]) -> None:
+        """Merge what other streams hold before a new stream starts.
+
+        A tap that emits its streams one after another has finished them; their last
+        records (fewer than a batch) would otherwise stay unmerged until the end of the
+        input, and every STATE after them would be held back with them.
+        """
+        stream = message_dict["stream"]
+        for name, sink in list(self._sinks_active.items()):
+            if name != stream and sink.current_size:
+                self.drain_one(sink)
+        super()._process_schema_message(message_dict)
+
     def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
         """Pass a STATE on at once when no sink holds records (all before it are committed).
 

@@ -1,8 +1,8 @@
 """Drive the real Meltano project (the repository's meltano.yml) against dap-sim.
 
-Each `MeltanoProject` keeps its own system database (state) under tmp_path and passes
-every setting as Meltano's environment variables, so tests can run side by side with the
-plugins installed once under .meltano/. `assert_matches_dump` compares every table of a
+Each `MeltanoProject` keeps its own system database (state) and `.meltano` run directory
+under tmp_path and passes every setting as Meltano's environment variables, so tests can
+run side by side with the plugins installed once under .meltano/. `assert_matches_dump` compares every table of a
 database with the simulator's truth, value by value, typed by tap-dap's own discovery.
 """
 
@@ -46,10 +46,26 @@ class MeltanoProject:
     database_url: str
     environment: str = "demo"
 
+    def sys_dir(self) -> Path:
+        """A `.meltano` directory of the test's own that shares the installed plugins.
+
+        Meltano 4 writes a plugin's catalog (`tap.properties.json`) and input state
+        (`state.json`) to `.meltano/run/<plugin name>/`, shared by every run of that plugin
+        in the project: two runs at once (two pytest workers) would read each other's files.
+        """
+        sys_dir = self.workdir / ".meltano"
+        sys_dir.mkdir(parents=True, exist_ok=True)
+        for kind in ("extractors", "loaders"):
+            link = sys_dir / kind
+            if not link.exists():
+                link.symlink_to(REPO / ".meltano" / kind)
+        return sys_dir
+
     def env(self, **settings: Any) -> dict[str, str]:
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("DAP_", "TAP_"))}
         environ.update(
             {
+                "MELTANO_SYS_DIR_ROOT": str(self.sys_dir()),
                 "MELTANO_DATABASE_URI": f"sqlite:///{self.workdir / 'meltano.db'}",
                 "MELTANO_ENVIRONMENT": self.environment,
                 "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -92,7 +108,7 @@ class MeltanoProject:
         result: dict[str, Any] = json.loads(out[out.index("{") : out.rindex("}") + 1])
         return result
 
-    def discovered_schemas(self) -> dict[str, dict[str, Any]]:
+    def discovered_schemas(self, namespace: str = "canvas") -> dict[str, dict[str, Any]]:
         """Each stream's Singer schema, as `tap-dap --discover` gives it now.
 
         The tap directly: Meltano 4.4's `invoke --discover` cannot print a catalog that
@@ -105,6 +121,7 @@ class MeltanoProject:
                     "base_url": self.sim.base_url,
                     "client_id": self.sim.client_id,
                     "client_secret": self.sim.client_secret,
+                    "namespace": namespace,
                 }
             )
         )

@@ -247,11 +247,18 @@ class Dialect(abc.ABC):
         )
         return table, tuple(c.name for c in spec.columns)
 
+    def claim_table(self, spec: TableSpec) -> None:
+        """Make sure no other run loads the table while this one does: two loads at once
+        interleave their merges, and each snapshot's version sweep marks the other's rows
+        deleted. Nothing to do where the database admits one writing process at a time."""
+        return
+
     def prepare_table(self, wanted: TableSpec) -> LoadTable:
         """Create or evolve the table for a SCHEMA message, committed before any data."""
         spec, sources = self.fit_spec(wanted)
         upsert = self.options.load_method != LoadMethod.APPEND_ONLY
         try:
+            self.claim_table(spec)
             existing = self.read_table(spec.schema, spec.name)
             if existing is None:
                 self.create_table(spec, with_key=upsert and bool(spec.key))

@@ -85,7 +85,14 @@ class DuckDBDialect(Dialect):
                 },
             )
         except (OSError, duckdb.Error) as error:
-            raise TargetError(f"cannot open DuckDB database {url.url}: {error}") from error
+            hint = ""
+            if "Could not set lock" in str(error):
+                hint = (
+                    "; another process is writing to it, and DuckDB allows one writing "
+                    "process per file: run pipelines that share the file one after another, "
+                    "or give each its own file"
+                )
+            raise TargetError(f"cannot open DuckDB database {url.url}: {error}{hint}") from error
         # The file's name is its catalog's: qualify every schema with it, or a schema of
         # the same name (canvas.duckdb holding schema canvas) is ambiguous.
         self.catalog = str(self.connection.execute("SELECT current_database()").fetchall()[0][0])

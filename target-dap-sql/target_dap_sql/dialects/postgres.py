@@ -296,6 +296,19 @@ class PostgresDialect(Dialect):
     def close(self) -> None:
         self.connection.close()
 
+    def claim_table(self, spec: TableSpec) -> None:
+        """A session-level advisory lock per table, held until the run ends or dies."""
+        claimed = self.execute(
+            f"SELECT pg_try_advisory_lock(hashtext('target-dap-sql'), "
+            f"hashtext({literal(spec.display_name)}))"
+        )[0][0]
+        if not claimed:
+            raise TargetError(
+                f"table {spec.display_name} is being loaded by another run of target-dap-sql "
+                "(two loads of one table at once would undo each other's rows): load "
+                "disjoint tables in runs side by side, or run again once the other has ended"
+            )
+
     # -- COPY switching: one COPY at a time per connection --------------------------------
 
     def activate(self, stage: PostgresStage) -> Copy:
