@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# One pytest worker per core: every test has its own database, dap-sim and Meltano dirs.
+PYTEST_ARGS ?= -n auto
 PACKAGE_FILES := pyproject.toml tap-dap/pyproject.toml target-dap-sql/pyproject.toml
 
 .PHONY: help venv lint typecheck pytest test demo bench clean

@@ -2,14 +2,16 @@
 
 Each `MeltanoProject` keeps its own system database (state) and `.meltano` run directory
 under tmp_path and passes every setting as Meltano's environment variables, so tests can
-run side by side with the plugins installed once under .meltano/. `assert_matches_dump` compares every table of a
-database with the simulator's truth, value by value, typed by tap-dap's own discovery.
+run side by side with the plugins installed once under .meltano/. `assert_matches_dump`
+compares every table of a database with the simulator's truth, value by value, typed by
+tap-dap's own discovery.
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import fcntl
 import json
 import os
 import subprocess
@@ -30,10 +32,18 @@ TARGET_METADATA = ("_dap_ts", "_sdc_deleted_at", "_sdc_table_version", "_sdc_bat
 
 
 def install_plugins() -> None:
-    """`meltano install`: idempotent, and quick once the plugin venvs exist."""
-    done = subprocess.run(
-        [MELTANO, "install"], cwd=REPO, capture_output=True, text=True, check=False
-    )
+    """`meltano install`: idempotent, and quick once the plugin venvs exist.
+
+    Pytest workers may call it at the same moment on a fresh checkout; two installs into
+    the same plugin venvs would break each other, so they take turns on a file lock.
+    """
+    lock_path = REPO / ".meltano" / "test-install.lock"
+    lock_path.parent.mkdir(exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            [MELTANO, "install"], cwd=REPO, capture_output=True, text=True, check=False
+        )
     assert done.returncode == 0, f"meltano install failed:\n{done.stderr[-5000:]}"
 
 
