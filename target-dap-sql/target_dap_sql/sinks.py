@@ -26,6 +26,8 @@ class DapSqlSink(BatchSink):
     """Loads one stream into one table through its dialect."""
 
     MAX_SIZE_DEFAULT = 100_000
+    #: DuckDB reads a spooled batch at once; its memory follows the batch's bytes, not rows.
+    MAX_BYTES_DEFAULT = 64 * 1024 * 1024
 
     def __init__(
         self,
@@ -58,6 +60,12 @@ class DapSqlSink(BatchSink):
     def validate_schema(self) -> bool:
         """JSON schema validation is opt-in (`validate_records`): it costs most of the time."""
         return bool(self.config.get("validate_records", False))
+
+    @property
+    def is_full(self) -> bool:
+        """Full by rows (`batch_size_rows`) or by the bytes DuckDB must read at once."""
+        max_bytes = self.config.get("batch_size_bytes", self.MAX_BYTES_DEFAULT)
+        return super().is_full or self.stage.spooled_bytes >= max_bytes
 
     @property
     def stage(self) -> Stage:

@@ -149,6 +149,11 @@ class SpoolStage(BatchFilesStage):
         super().__init__(table, delete_batch_files=delete_batch_files)
         self.path = path
         self.file: IO[bytes] = path.open("wb", buffering=1 << 20)
+        self._spooled = 0
+
+    @property
+    def spooled_bytes(self) -> int:
+        return self._spooled
 
     def add(self, line: int, version: int | None, record: Any) -> None:
         # A dict comes from the SDK path (validation or stream maps on); msgspec.Raw is a
@@ -160,12 +165,14 @@ class SpoolStage(BatchFilesStage):
         self.file.write(head)
         self.file.write(record)
         self.file.write(b"}\n")
+        self._spooled += len(record)
 
     def seal(self) -> None:
         self.file.flush()
 
     def reset(self) -> None:
         super().reset()
+        self._spooled = 0
         self.file.close()
         self.file = self.path.open("wb", buffering=1 << 20)
 

@@ -109,6 +109,16 @@ class TargetDapSql(Target):
             ),
         ),
         th.Property(
+            "batch_size_bytes",
+            th.IntegerType,
+            default=DapSqlSink.MAX_BYTES_DEFAULT,
+            description=(
+                "DuckDB database: a batch is also merged once its records' JSON reaches "
+                "this many bytes, so that wide rows (large texts) never need more memory "
+                "than duckdb_memory_limit to read and merge."
+            ),
+        ),
+        th.Property(
             "duckdb_memory_limit",
             th.StringType,
             default="192MB",

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.target.harness import Database, fixture
+from tests.target.harness import Database, fixture, messages
 
 COURSES = "canvas.courses"
 
@@ -205,3 +205,19 @@ def test_duplicate_keys_in_a_later_batch_keep_the_last(db: Database) -> None:
     db.load(fixture("courses_snapshot"))
     db.load(fixture("courses_duplicate_keys"))
     assert names(db) == {1: "third", 2: "Art", 3: "y"}
+
+
+def test_a_duckdb_batch_is_also_bounded_by_bytes(tmp_path: Path) -> None:
+    """Wide rows merge before `batch_size_rows` is reached, so DuckDB's reader never needs
+    more memory than its limit: each STATE then follows its committed record at once."""
+    db = Database(f"duckdb:///{tmp_path / 'wide.duckdb'}")
+    lines = fixture("courses_snapshot").splitlines(keepends=True)
+    schema, records = lines[0], [line for line in lines if b'"RECORD"' in line]
+    data = schema + b"".join(
+        record + messages({"type": "STATE", "value": {"after": i}})
+        for i, record in enumerate(records)
+    )
+    assert db.load(data) == [{"after": 2}]  # one batch: only the last STATE is passed on
+    db = Database(f"duckdb:///{tmp_path / 'narrow.duckdb'}")
+    assert db.load(data, batch_size_bytes=1) == [{"after": 0}, {"after": 1}, {"after": 2}]
+    assert names(db) == {1: "Math", 2: "Art", 3: "History"}

@@ -88,6 +88,12 @@ class Stage(abc.ABC):
         return len(self.lines)
 
     @property
+    def spooled_bytes(self) -> int:
+        """Bytes of record JSON this batch holds for the database to read at once (0 when
+        rows stream straight into the database instead)."""
+        return 0
+
+    @property
     def empty(self) -> bool:
         return not self.lines
 
