@@ -121,7 +121,7 @@ class TargetDapSql(Target):
         th.Property(
             "duckdb_memory_limit",
             th.StringType,
-            default="192MB",
+            default="512MB",
             description=(
                 "Memory DuckDB's buffer manager may use: for the database itself (DuckDB "
                 "target) and for reading batches (both targets; DuckDB's own default is 80% "
@@ -190,7 +190,7 @@ class TargetDapSql(Target):
                 load_method=LoadMethod(self.config.get("load_method", "upsert")),
                 hard_delete=bool(self.config.get("hard_delete", False)),
                 enum_as_text=self.config.get("enum_as", "native") == "text",
-                duckdb_memory_limit=str(self.config.get("duckdb_memory_limit", "192MB")),
+                duckdb_memory_limit=str(self.config.get("duckdb_memory_limit", "512MB")),
                 duckdb_threads=int(self.config.get("duckdb_threads", 2)),
                 delete_batch_files=bool(self.config.get("delete_batch_files", False)),
             )

@@ -41,7 +41,7 @@ class LoadOptions:
     load_method: LoadMethod = LoadMethod.UPSERT
     hard_delete: bool = False
     enum_as_text: bool = False
-    duckdb_memory_limit: str = "192MB"
+    duckdb_memory_limit: str = "512MB"
     duckdb_threads: int = 2
     delete_batch_files: bool = False
 
