@@ -92,6 +92,7 @@ def test_table_groups_into_one_duckdb_file_take_turns(
     sim = dap_sim_factory(rows_per_file=400, job_latency=6.0)
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     project = MeltanoProject(tmp_path, sim, url)
+    project.meltano("state", "list")  # create the system database once, before the race
     runs = start_groups(project, {})
     codes = {group: run.finish() for group, run in runs.items()}
     failed = [group for group, code in codes.items() if code != 0]
