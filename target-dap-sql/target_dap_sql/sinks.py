@@ -42,6 +42,8 @@ class DapSqlSink(BatchSink):
         self.stages: list[Stage] = []
         self.lane = 0  # batches alternate between the loader's connections
         self.fast_records = 0  # staged by the fast path, counted in metrics per batch
+        # read once: is_full is asked after every record
+        self.max_batch_bytes = int(self.config.get("batch_size_bytes", self.MAX_BYTES_DEFAULT))
 
     # The SDK strips `_sdc_*` fields unless `add_record_metadata` is on, which would drop a
     # tap's `_sdc_deleted_at` (meltano/sdk#3444). Our metadata columns are our own: keep the
@@ -64,8 +66,7 @@ class DapSqlSink(BatchSink):
     @property
     def is_full(self) -> bool:
         """Full by rows (`batch_size_rows`) or by the bytes DuckDB must read at once."""
-        max_bytes = self.config.get("batch_size_bytes", self.MAX_BYTES_DEFAULT)
-        return super().is_full or self.stage.spooled_bytes >= max_bytes
+        return super().is_full or self.stage.spooled_bytes >= self.max_batch_bytes
 
     @property
     def stage(self) -> Stage:
