@@ -42,24 +42,22 @@ def program_name(cmdline: Sequence[str]) -> str:
 
 
 class _RssSampler(threading.Thread):
-    """Polls the trees of the given processes until stopped; keeps the peak per program."""
+    """Polls the trees of the given processes until stopped; keeps the peak per program.
 
-    def __init__(self, roots: Sequence[int]) -> None:
+    The name is read from the command line at every sample, never cached: between fork and
+    exec a child still shows its parent's command line (and memory), so a name taken then
+    would be wrong for the rest of the run. A root is only counted once it runs the program
+    it was started for.
+    """
+
+    def __init__(self, roots: Mapping[int, str]) -> None:
         super().__init__(daemon=True)
-        self._roots = [psutil.Process(pid) for pid in roots]
+        self._roots = {psutil.Process(pid): name for pid, name in roots.items()}
         self._done = threading.Event()
-        self._names: dict[int, str] = {}
         self.peaks: dict[str, float] = {}
 
-    def _program(self, process: psutil.Process) -> str:
-        name = self._names.get(process.pid)
-        if name is None:
-            name = program_name(process.cmdline())
-            self._names[process.pid] = name
-        return name
-
     def sample(self) -> None:
-        for root in self._roots:
+        for root, expected in self._roots.items():
             try:
                 tree = [root, *root.children(recursive=True)]
             except psutil.Error:
@@ -67,9 +65,11 @@ class _RssSampler(threading.Thread):
             for process in tree:
                 try:
                     rss = process.memory_info().rss / 1_048_576
-                    name = self._program(process)
+                    name = program_name(process.cmdline())
                 except psutil.Error:
                     continue
+                if process is root and name != expected:
+                    continue  # not exec'd yet: still the benchmark's own process image
                 self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
 
     def run(self) -> None:
@@ -117,7 +117,9 @@ def run_pipeline(
                 previous.close()  # the next process owns the read end now
             previous = process.stdout
             processes.append(process)
-        sampler = _RssSampler([p.pid for p in processes])
+        sampler = _RssSampler(
+            {p.pid: program_name(c) for p, c in zip(processes, commands, strict=True)}
+        )
         sampler.sample()
         sampler.start()
         try:
