@@ -2,10 +2,10 @@
 
 Per record the target does the least Python it can: the record's raw JSON bytes go to a
 spool file, wrapped with their input line and table version (`{"l":..,"v":..,"r":..}`).
-DuckDB's JSON reader (C++, parallel) then types the whole batch at once, for both
-databases: DuckDB merges straight from it, PostgreSQL gets its output as CSV for COPY.
-A BATCH message's files (JSON lines, maybe gzip) need no Python at all: DuckDB reads them
-where they are, each record ordered by (file, row) after the records before it.
+DuckDB's JSON reader (C++, parallel) then types the whole batch at once and DuckDB merges
+straight from it. A BATCH message's files (JSON lines, maybe gzip) need no Python at all:
+DuckDB reads them where they are, each record ordered by (file, row) after the records
+before it. (PostgreSQL stages through binary COPY instead; it shares the BATCH bookkeeping.)
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from target_dap_sql.identifiers import quote
 _FILE_SHIFT = 40
 _BATCH_BASE = 1 << 62
 _LINE_IN_ERROR = re.compile(r"in line (\d+)")
+# What a strict integer read raises (DuckDB's error()): field index, position, value.
+_NOT_AN_INTEGER = "target-dap-sql: not an integer"
+_NOT_AN_INTEGER_ERROR = re.compile(_NOT_AN_INTEGER + r": field (\d+) position (\d+) value (.*)")
 
 
 def literal(text: str) -> str:
@@ -62,11 +65,38 @@ class BatchFiles:
 
 @dataclass(frozen=True)
 class Field:
-    """A record field as the reader types it: source key, column name, DuckDB type."""
+    """A record field as the reader types it: source key, column name, DuckDB type.
+
+    An integer column (``integer`` set) is read as text and converted strictly: DuckDB's
+    reader and casts round a fraction (1.5 becomes 2), which would change data silently.
+    """
 
     source: str
     name: str
     read_type: str
+    integer: bool = False
+
+    def select(self, value: str, position: str, index: int) -> str:
+        """The SQL of this field's column from its read ``value`` (`... AS name`)."""
+        if not self.integer:
+            return f"{value} AS {quote(self.name)}"
+        whole = f"TRY_CAST({value} AS {self.read_type})"
+        # Plain digits (nearly every value) take one cast; anything else (2.0, 1e3, true,
+        # "7", 1.5, "x") is judged by the second branch, as the PostgreSQL path judges it.
+        fast = f"CASE WHEN NOT (contains({value}, '.') OR contains({value}, 'e')) THEN {whole} END"
+        number = f"TRY_CAST({value} AS DOUBLE)"
+        slow = (
+            f"CASE WHEN {value} IS NULL THEN NULL WHEN {value} = 'true' THEN 1 "
+            f"WHEN {value} = 'false' THEN 0 WHEN {number} = trunc({number}) "
+            f"AND {whole} IS NOT NULL THEN {whole} ELSE error('{_NOT_AN_INTEGER}: field {index} "
+            f"position ' || ({position}) || ' value ' || left({value}, 60)) END"
+        )
+        return f"COALESCE({fast}, ({slow})::{self.read_type}) AS {quote(self.name)}"
+
+    @property
+    def reads_as(self) -> str:
+        """The type DuckDB's JSON reader parses the field as."""
+        return "VARCHAR" if self.integer else self.read_type
 
 
 class BatchFilesStage(Stage):
@@ -188,15 +218,17 @@ class SpoolStage(BatchFilesStage):
         """A SELECT per BATCH file, in message and file order."""
         parts = []
         index = 0
-        columns = "{" + ", ".join(f"{literal(f.source)}: {literal(f.read_type)}" for f in fields)
+        columns = "{" + ", ".join(f"{literal(f.source)}: {literal(f.reads_as)}" for f in fields)
         columns += "}"
         # Positional aliases: a field named like the ordinality column cannot clash.
         aliases = ", ".join([*(f"c{i}" for i in range(len(fields))), "n"])
-        values = ", ".join(f"c{i} AS {quote(f.name)}" for i, f in enumerate(fields))
         for batch in self.batches:
             version = "NULL" if batch.version is None else str(int(batch.version))
             for path in batch.paths:
                 base = _BATCH_BASE + (index << _FILE_SHIFT) - 1
+                values = ", ".join(
+                    f.select(f"c{i}", f"{base} + n", i) for i, f in enumerate(fields)
+                )
                 parts.append(
                     f"SELECT {base} + n AS {quote(LINE)}, "
                     f"{version}::BIGINT AS {quote(TABLE_VERSION)}, {values} FROM "
@@ -212,9 +244,9 @@ class SpoolStage(BatchFilesStage):
     def _spool_parts(self, fields: Sequence[Field]) -> list[str]:
         if not self.lines:
             return []
-        struct = ", ".join(f"{quote(f.source)} {f.read_type}" for f in fields)
+        struct = ", ".join(f"{quote(f.source)} {f.reads_as}" for f in fields)
         columns = f"{{'l': 'BIGINT', 'v': 'BIGINT', 'r': {literal(f'STRUCT({struct})')}}}"
-        values = ", ".join(f"r.{quote(f.source)} AS {quote(f.name)}" for f in fields)
+        values = ", ".join(f.select(f"r.{quote(f.source)}", "l", i) for i, f in enumerate(fields))
         spooled = (
             f"SELECT l AS {quote(LINE)}, v AS {quote(TABLE_VERSION)}, {values} FROM "
             f"read_json({literal(str(self.path))}, format = 'newline_delimited', "
@@ -227,6 +259,14 @@ class SpoolStage(BatchFilesStage):
     ) -> TargetError:
         """Name the input line and column of a value DuckDB's reader rejected."""
         message = str(error).splitlines()[0]
+        strict = _NOT_AN_INTEGER_ERROR.search(message)
+        if strict is not None:
+            field, position = fields[int(strict.group(1))], int(strict.group(2))
+            return TargetError(
+                f"{self.table.label()}, column {field.source!r}{self.where(position)}: "
+                f"{strict.group(3)} is not a whole number that fits {field.read_type}",
+                line=self.line_of(position),
+            )
         match = _LINE_IN_ERROR.search(str(error))
         if match is None or self.batches:
             line = self.batches[0].line if self.batches else None
@@ -258,7 +298,7 @@ class SpoolStage(BatchFilesStage):
                 continue
             probe = value if isinstance(value, str) else orjson.dumps(value).decode()
             try:
-                connection.execute(f"SELECT CAST(? AS {field.read_type})", [probe])
+                connection.execute(f"SELECT CAST(? AS {field.reads_as})", [probe])
             except duckdb.Error:
                 return field.source
         return None

@@ -193,11 +193,14 @@ def test_batch_through_the_sdk_path_with_validation(db: Database, tmp_path: Path
         db.load(messages(schema, bad), validate_records=True)
 
 
-def test_bad_value_in_a_batch_file_names_file_and_record(db: Database, tmp_path: Path) -> None:
+@pytest.mark.parametrize("bad", ["many", 1.5])
+def test_bad_value_in_a_batch_file_names_file_and_record(
+    db: Database, tmp_path: Path, bad: object
+) -> None:
     stream = "s-submissions"
     records = snapshot(range(6), seed=9)
-    records[4]["attempt"] = "many"
+    records[4]["attempt"] = bad
     db_message = as_batch(stream, records, 1, tmp_path, gzipped=True, files=1)
     with pytest.raises(Exception, match=r"input line 2.*s-submissions") as caught:
         db.load(messages(schema_message(stream), db_message))
-    assert "attempt" in str(caught.value) or "many" in str(caught.value)
+    assert "attempt" in str(caught.value) or str(bad) in str(caught.value)

@@ -127,3 +127,37 @@ def test_date_time_without_offset_means_utc(db: Database) -> None:
     )
     at = db.rows("s.naive", ["at"])[0]["at"]
     assert at == datetime.datetime(2024, 6, 1, 12, tzinfo=datetime.UTC)
+
+
+_COUNTS = {
+    "type": "SCHEMA",
+    "stream": "s-counts",
+    "key_properties": ["id"],
+    "schema": {
+        "properties": {
+            "id": {"type": "integer"},
+            "n": {"type": ["integer", "null"], "format": "int32"},
+        }
+    },
+}
+
+
+def _count(id_: int, n: object) -> dict:
+    return {"type": "RECORD", "stream": "s-counts", "record": {"id": id_, "n": n}}
+
+
+def test_integer_columns_take_every_spelling_of_a_whole_number(db: Database) -> None:
+    spellings = [7, 2.0, 1e3, "12", True, None, -2147483648]
+    db.load(messages(_COUNTS, *(_count(i, n) for i, n in enumerate(spellings))))
+    found = [row["n"] for row in db.rows("s.counts", ["id", "n"])]
+    assert found == [7, 2, 1000, 12, 1, None, -2147483648]
+
+
+@pytest.mark.parametrize("bad", [1.5, 0.00001, 2147483648, "twelve", [1]])
+def test_integer_columns_refuse_what_is_not_a_whole_number_in_range(
+    db: Database, bad: object
+) -> None:
+    # DuckDB's own reader would round 1.5 to 2 and 0.00001 to 0: the data would change
+    data = messages(_COUNTS, _count(1, 5), _count(2, bad))
+    with pytest.raises(Exception, match=r"input line 3.*s-counts.*column 'n'"):
+        db.load(data)

@@ -61,6 +61,7 @@ _KINDS = {
 # What read_json parses a column as; enum values are checked and cast in SQL instead,
 # so that a bad value is reported with its line and column.
 _READ_AS_TEXT = {Kind.ENUM, Kind.IP, Kind.OTHER, Kind.VARCHAR, Kind.TEXT}
+_INTEGER_KINDS = {Kind.SMALLINT, Kind.INTEGER, Kind.BIGINT}
 
 
 class DuckDBDialect(Dialect):
@@ -295,7 +296,7 @@ class DuckDBDialect(Dialect):
         assert isinstance(stage, SpoolStage)
         data = set(self.data_columns(table))
         fields = [
-            Field(source, column.name, self._read_type(column))
+            Field(source, column.name, self._read_type(column), column.kind in _INTEGER_KINDS)
             for source, column in zip(table.sources, table.columns, strict=True)
             if column.name in data
         ]
