@@ -13,10 +13,6 @@ DuckDB's ALTER limits, and how we live with them:
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -28,6 +24,7 @@ from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import quote
 from target_dap_sql.spool import Field, SpoolStage, literal
+from target_dap_sql.staging import StagingDir
 
 _TYPE_NAMES = {
     Kind.SMALLINT: "SMALLINT",
@@ -97,9 +94,7 @@ class DuckDBDialect(Dialect):
         # The file's name is its catalog's: qualify every schema with it, or a schema of
         # the same name (canvas.duckdb holding schema canvas) is ambiguous.
         self.catalog = str(self.connection.execute("SELECT current_database()").fetchall()[0][0])
-        self.staging_dir = Path(tempfile.mkdtemp(prefix="target-dap-sql-"))
-        # Also when a run ends in an error and nobody calls close():
-        atexit.register(shutil.rmtree, self.staging_dir, ignore_errors=True)
+        self.staging = StagingDir()
         self._in_transaction = False
         self._stage_count = 0
 
@@ -124,7 +119,7 @@ class DuckDBDialect(Dialect):
 
     def close(self) -> None:
         self.connection.close()
-        shutil.rmtree(self.staging_dir, ignore_errors=True)
+        self.staging.remove()
 
     # -- catalog -------------------------------------------------------------------------
 
@@ -281,11 +276,13 @@ class DuckDBDialect(Dialect):
 
     def open_stage(self, table: LoadTable) -> Stage:
         self._stage_count += 1
-        return SpoolStage(
-            self.staging_dir / f"stage_{self._stage_count}.ndjson",
+        stage = SpoolStage(
+            self.staging.path / f"stage_{self._stage_count}.ndjson",
             table,
             delete_batch_files=self.options.delete_batch_files,
         )
+        self.staging.track(stage)
+        return stage
 
     def _read_type(self, column: Column) -> str:
         if column.kind in _READ_AS_TEXT:
@@ -334,3 +331,4 @@ class DuckDBDialect(Dialect):
     def drop_stage(self, table: LoadTable, stage: Stage) -> None:
         assert isinstance(stage, SpoolStage)
         stage.close()
+        self.staging.forget(stage)
