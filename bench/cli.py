@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         results, settings = report.from_json(json.loads(args.render.read_text()))
         _print_table(results)
         chart = args.render.with_suffix(".png")
-        report.chart(results, chart, settings)
-        print(f"wrote {chart}")
+        if report.chart(results, chart, settings):
+            print(f"wrote {chart}")
         return 0
     started = time.perf_counter()
 

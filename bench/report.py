@@ -134,16 +134,19 @@ def write(results: Sequence[Result], settings: dict[str, Any], out_dir: Path) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "latest.json"
     path.write_text(json.dumps(to_json(results, settings), indent=1) + "\n", encoding="utf-8")
+    png = out_dir / "latest.png"
+    return [path, png] if chart(results, png, settings) else [path]
+
+
+def chart(results: Sequence[Result], path: Path, settings: dict[str, Any]) -> bool:
+    """Rows/s per tool, grouped by scenario, on a log scale; ours in one colour.
+
+    False (and a line saying why) where matplotlib, a bench-only dependency, is missing.
+    """
     if importlib.util.find_spec("matplotlib") is None:
         print("no chart: matplotlib is not installed (`make bench` installs it)", flush=True)
-        return [path]
-    chart(results, out_dir / "latest.png", settings)
-    return [path, out_dir / "latest.png"]
-
-
-def chart(results: Sequence[Result], path: Path, settings: dict[str, Any]) -> None:
-    """Rows/s per tool, grouped by scenario, on a log scale; ours in one colour."""
-    import matplotlib  # noqa: PLC0415 - a bench-only dependency, imported where used
+        return False
+    import matplotlib  # noqa: PLC0415 - imported where used
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -170,6 +173,7 @@ def chart(results: Sequence[Result], path: Path, settings: dict[str, Any]) -> No
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+    return True
 
 
 def _colour(tool: str) -> str:

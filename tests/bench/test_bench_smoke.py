@@ -70,3 +70,10 @@ def test_quick_bench_measures_our_tools(postgres_url: str, tmp_path: Path) -> No
     assert increment["wall_s"] > 0
     table = [line for line in done.stdout.splitlines() if line.startswith("4 increment ")]
     assert len(table) == 1, done.stdout  # the table is printed, one row per result
+
+    again = subprocess.run(
+        [sys.executable, "-m", "bench", "--render", str(out / "latest.json")],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert table[0] in again.stdout  # the same table, printed again from the JSON
