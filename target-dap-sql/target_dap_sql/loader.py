@@ -5,14 +5,15 @@ its merge to a single background thread, so reading input, staging and merging o
 (Python on one core, the database on the other). Each connection ("lane") has its own
 stages; a sink alternates lanes batch by batch. Order is kept because one thread runs
 every merge in the order the drains happened, and everything that must see committed
-data waits for that thread first: DDL, version sweeps, and STATE (a bookmark never
-leaves before the rows it covers are committed).
+data waits for that thread first (DDL, version sweeps) or runs on it (STATE: a bookmark
+never leaves before the rows it covers are committed).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from target_dap_sql.columns import TableSpec
@@ -59,7 +60,23 @@ class Loader:
         lane.seal(stage)
         lane.idle.clear()
         stage.ready.clear()
-        future = self._worker.submit(self._merge, lane, table, stage)
+        self._submit(self._merge, lane, table, stage)
+
+    def after_merges(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once every merge queued so far is committed, unless one failed.
+
+        It runs on the merge worker, so the caller reads on meanwhile: emitting a STATE
+        this way no longer stalls reading for a whole merge after every file of a tap.
+        """
+        self.raise_failure()
+        self._submit(self._unless_failed, action)
+
+    def _unless_failed(self, action: Callable[[], None]) -> None:
+        if not self._failed:
+            action()
+
+    def _submit(self, work: Callable[..., None], *args: object) -> None:
+        future = self._worker.submit(work, *args)
         with self._lock:
             self._pending = [f for f in self._pending if not f.done() or f.exception()]
             self._pending.append(future)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import gc
 import sys
 import typing as t
@@ -334,9 +335,10 @@ class TargetDapSql(Target):
 
     def _write_state_message(self, state: dict[str, t.Any]) -> None:
         """Only after the merges of every record before the STATE are committed."""
-        if self._loader is not None:
-            self._loader.wait()
-        super()._write_state_message(state)
+        if self._loader is None:
+            super()._write_state_message(state)
+        else:
+            self._loader.after_merges(functools.partial(super()._write_state_message, state))
 
     def close(self) -> None:
         if self._loader is not None:

@@ -54,9 +54,11 @@ class Database:
         out = io.StringIO()
         try:
             with redirect_stdout(out):
-                target.listen(io.BytesIO(data))  # type: ignore[arg-type]
+                try:
+                    target.listen(io.BytesIO(data))  # type: ignore[arg-type]
+                finally:
+                    target.close()  # the merge worker writes the last STATE messages
         finally:
-            target.close()
             self.emitted = [json.loads(line) for line in out.getvalue().splitlines() if line]
         return self.emitted
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
+from typing import Any
+
+import pytest
+from target_dap_sql.loader import Loader
+from target_dap_sql.sinks import DapSqlSink
 
 from tests.target.harness import Database, messages
 from tests.target.test_errors import run_cli
@@ -47,3 +54,28 @@ def test_final_state_after_all_records(db: Database) -> None:
     items = [SCHEMA, record(1), state(1), record(2), record(3), state(3)]
     assert db.load(messages(*items), batch_size_rows=2) == [{"after": 3}]
     assert {r["id"] for r in db.rows("s.t", ["id"])} == {1, 2, 3}
+
+
+def test_a_state_does_not_hold_up_reading_while_merges_run(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first merge waits for the record after the STATE: it must get read meanwhile."""
+    next_record_read = threading.Event()
+    merge, stage_raw = Loader._merge, DapSqlSink.stage_raw
+
+    def slow_merge(self: Loader, *args: Any) -> None:
+        next_record_read.wait(timeout=10)
+        merge(self, *args)
+
+    def watched_stage_raw(self: DapSqlSink, line: int, *args: Any) -> None:
+        if line >= 5:  # record 3, after STATE 2 (input line 4)
+            next_record_read.set()
+        stage_raw(self, line, *args)
+
+    monkeypatch.setattr(Loader, "_merge", slow_merge)
+    monkeypatch.setattr(DapSqlSink, "stage_raw", watched_stage_raw)
+    items = [SCHEMA, record(1), record(2), state(2), record(3), record(4), state(4)]
+    started = time.monotonic()
+    assert db.load(messages(*items), batch_size_rows=2) == [{"after": 2}, {"after": 4}]
+    assert time.monotonic() - started < 8  # reading went on while batch 1-2 merged
+    assert {r["id"] for r in db.rows("s.t", ["id"])} == {1, 2, 3, 4}
