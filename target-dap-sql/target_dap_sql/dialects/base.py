@@ -73,6 +73,8 @@ class RunMemory:
 
     overwritten: set[str] = field(default_factory=set)  # tables emptied (load_method overwrite)
     relaxed: dict[str, set[str]] = field(default_factory=dict)  # NOT NULL dropped this run
+    # tables empty at their first merge of the run, whose keys have not repeated since
+    new_keys_only: set[str] = field(default_factory=set)
 
 
 class Stage(abc.ABC):
@@ -418,14 +420,27 @@ class Dialect(abc.ABC):
             if repeated[0][0]
             else f"(SELECT * FROM {staged} WHERE NOT ({deleted}))"
         )
-        # Into a table that is still empty no key can conflict: a plain INSERT skips the
-        # speculative insertion of ON CONFLICT (about 40% of an initial load's merge).
-        empty = not repeated[0][0] and not self.execute(f"SELECT 1 FROM {table.qualified} LIMIT 1")
-        conflict = "" if empty else f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-        self.execute(
+        insert = (
             f"INSERT INTO {table.qualified} ({names}) SELECT {values}, now() FROM {source} AS d"
-            + conflict
         )
+        upsert = f"{insert} ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        # Into a table that is still empty no key can conflict: a plain INSERT skips the
+        # speculative insertion of ON CONFLICT (about 40% of an initial load's merge). After
+        # that first batch, a dialect that can undo one statement keeps trying plain INSERTs
+        # until a key repeats (a snapshot's keys never do).
+        new_keys_only = self.memory.new_keys_only
+        if repeated[0][0]:
+            new_keys_only.discard(table.qualified)
+            self.execute(upsert)
+        elif table.qualified in new_keys_only:
+            if not self.insert_new_keys(insert):
+                new_keys_only.discard(table.qualified)
+                self.execute(upsert)
+        elif not self.execute(f"SELECT 1 FROM {table.qualified} LIMIT 1"):
+            new_keys_only.add(table.qualified)
+            self.execute(insert)
+        else:
+            self.execute(upsert)
         if not has_deletes:
             return
         latest = (
@@ -441,6 +456,10 @@ class Dialect(abc.ABC):
                 f"{quote(TABLE_VERSION)} = d.{quote(TABLE_VERSION)}, {quote(BATCHED_AT)} = now() "
                 f"FROM {latest} AS d WHERE {match}"
             )
+
+    def insert_new_keys(self, insert: str) -> bool:
+        """Run a plain INSERT, or do nothing and say False when it would repeat a key."""
+        return False  # a dialect that cannot undo one failed statement never tries
 
     def sweep_versions(self, table: LoadTable, version: int) -> None:
         """ACTIVATE_VERSION: rows of older (or no) table versions go, or are marked deleted."""

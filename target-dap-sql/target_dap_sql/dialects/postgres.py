@@ -179,7 +179,7 @@ class PostgresStage(BatchFilesStage):
         if len(values) == self.width and tuple(values) == self.source_order:
             row: list[Any] = list(values.values())  # the tap sent every field, in order
         else:
-            row = [values.get(source) for source in self.sources]
+            row = list(map(values.get, self.sources))  # a C loop: ~30% less than a listcomp
         for i in self.json_positions:
             if row[i] is not None:
                 row[i] = orjson.dumps(row[i]).decode()
@@ -538,6 +538,15 @@ class PostgresDialect(Dialect):
                     line=stage.line_of(position),
                 )
         return None
+
+    def insert_new_keys(self, insert: str) -> bool:
+        self.execute("SAVEPOINT sdc_new_keys")
+        try:
+            self.execute(insert)
+        except psycopg.errors.UniqueViolation:
+            self.execute("ROLLBACK TO SAVEPOINT sdc_new_keys")
+            return False
+        return True
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         assert isinstance(stage, PostgresStage)
