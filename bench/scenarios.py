@@ -32,6 +32,7 @@ CHURN = f"{TABLE}:0.1:0.01"  # the increment: 10% of the rows updated, 1% delete
 MELTANO = "meltano run tap-dap target-dap-sql"
 PIPE = "tap-dap | target-dap-sql"
 PIPE_BATCH = "tap-dap (BATCH) | target-dap-sql"
+MELTANO_BATCH = "meltano run (BATCH)"
 TARGET_POSTGRES = "tap-dap | target-postgres"
 INITDB = "dap initdb"
 SYNCDB = "dap syncdb"
@@ -249,6 +250,13 @@ class Bench:
             env = self.tools.meltano_env(tap_config, url, system_db)
             measured = run_pipeline([self.tools.meltano_run()], env=env, cwd=REPO, log=self.log)
             return measured, Loaded(database, system_db)
+        if tool == MELTANO_BATCH:  # Meltano relays a line per file instead of per record
+            with tempfile.TemporaryDirectory(dir=self.workdir) as folder:
+                system_db = Path(folder) / "meltano.db"
+                config = {**tap_config, "batch_config": _batch_config(folder)}
+                env = self.tools.meltano_env(config, url, system_db)
+                run = [self.tools.meltano_run()]
+                return run_pipeline(run, env=env, cwd=REPO, log=self.log), Loaded(database)
         if tool == PIPE:
             states = self.workdir / f"pipe-state-{label}.jsonl"
             commands = [self.tools.tap_command(tap_config), self.tools.target_command(url)]
@@ -279,6 +287,8 @@ class Bench:
         tools = self.ours()
         if "batch" in self.tools.tap_capabilities():
             tools.append(PIPE_BATCH)  # shown as not supported when the target refuses BATCH
+            if self.options.with_meltano:
+                tools.append(MELTANO_BATCH)
         if self.options.with_target_postgres:
             tools.append(TARGET_POSTGRES)
         if self.options.with_official:
@@ -290,7 +300,7 @@ class Bench:
         for tool in self.initial_tools():
             slow = tool in (TARGET_POSTGRES, INITDB)
             result = Result("3 initial load", tool, rows)
-            if tool == PIPE_BATCH and not self.tools.target_accepts_batch():
+            if tool in (PIPE_BATCH, MELTANO_BATCH) and not self.tools.target_accepts_batch():
                 result.note = "not supported: target-dap-sql refused a BATCH message (probe)"
                 self.results.append(result)
                 continue
@@ -298,9 +308,9 @@ class Bench:
             def one_run(index: int, tool: str = tool, result: Result = result) -> Measurement:
                 database = self.pg.create("initial")
                 measurement, loaded = self._load(tool, database, index, tables=[TABLE])
-                soft = tool in (MELTANO, PIPE, PIPE_BATCH)
+                soft = tool in (MELTANO, PIPE, PIPE_BATCH, MELTANO_BATCH)
                 self._check_rows(result, self.pg.count(database, QUALIFIED, live_only=soft), rows)
-                if tool in (TARGET_POSTGRES, PIPE_BATCH):  # no increment follows
+                if tool in (TARGET_POSTGRES, PIPE_BATCH, MELTANO_BATCH):  # no increment follows
                     self.pg.drop(database)
                     return measurement
                 previous = self.loaded.pop(tool, None)

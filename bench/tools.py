@@ -82,9 +82,7 @@ class Tools:
                 "TARGET_DAP_SQL_DATABASE_URL": database_url,
             }
         )
-        for name, value in tap_config.items():
-            text = value if isinstance(value, str) else json.dumps(value)
-            environ[f"TAP_DAP_{name.upper()}"] = text
+        environ.update(_setting_variables("TAP_DAP", tap_config))
         return environ
 
     def meltano_run(self) -> list[str]:
@@ -144,3 +142,17 @@ def ensure_meltano_plugins() -> None:
     environ = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
     meltano = [str(BIN / "meltano"), "install"]
     subprocess.run(meltano, cwd=REPO, env=environ, check=True)  # noqa: S603
+
+
+def _setting_variables(prefix: str, settings: dict[str, Any]) -> dict[str, str]:
+    """Meltano's variables for settings; a nested object by its flattened names, as
+    meltano.yml declares them (`batch_config.encoding.format` ->
+    `TAP_DAP_BATCH_CONFIG_ENCODING_FORMAT`)."""
+    variables = {}
+    for name, value in settings.items():
+        variable = f"{prefix}_{name.upper()}"
+        if isinstance(value, dict):
+            variables.update(_setting_variables(variable, value))
+        else:
+            variables[variable] = value if isinstance(value, str) else json.dumps(value)
+    return variables
