@@ -65,9 +65,12 @@ class _RssSampler(threading.Thread):
             for process in tree:
                 try:
                     rss = process.memory_info().rss / 1_048_576
-                    name = program_name(process.cmdline())
+                    cmdline = process.cmdline()
                 except psutil.Error:
                     continue
+                if not cmdline:  # a zombie, or a child that has not exec'd yet
+                    continue
+                name = program_name(cmdline)
                 if process is root and name != expected:
                     continue  # not exec'd yet: still the benchmark's own process image
                 self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
