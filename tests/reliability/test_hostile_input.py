@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from target_dap_sql.errors import TargetError
 from target_dap_sql.identifiers import quote
+from target_dap_sql.spool import MAX_RECORD_BYTES
 
 from tests.target import conftest as target_fixtures
 from tests.target.harness import Database
@@ -281,3 +283,23 @@ def test_an_enormous_value_loads(db: Database) -> None:
     data = case_data("previous_run") + json.dumps(record).encode() + b"\n"
     db.load(data)
     assert single_value(db, "SELECT length(name) FROM canvas.courses WHERE id = 4") == size
+
+
+def test_a_record_beyond_duckdbs_reader_is_refused_naming_its_line(tmp_path: Path) -> None:
+    """The largest record DuckDB's reader takes loads; one byte more is refused up front,
+    naming its line (DuckDB itself named neither line nor stream, only a staging file)."""
+    db = Database(f"duckdb:///{tmp_path / 'big.duckdb'}")
+    prefix = json.loads(case_data("same_run_prefix").splitlines()[1])
+
+    def with_name_making_record_bytes(total: int) -> bytes:
+        prefix["record"]["name"] = ""
+        empty = len(json.dumps(prefix["record"], separators=(",", ":")))
+        prefix["record"]["name"] = "x" * (total - empty)
+        return json.dumps(prefix, separators=(",", ":")).encode() + b"\n"
+
+    db.load(case_data("previous_run") + with_name_making_record_bytes(MAX_RECORD_BYTES))
+    assert single_value(db, "SELECT length(name) FROM canvas.courses WHERE id = 4") > 33_000_000
+    data = case_data("previous_run") + with_name_making_record_bytes(MAX_RECORD_BYTES + 1)
+    with pytest.raises(TargetError, match="more than DuckDB's JSON reader takes") as caught:
+        db.load(data)
+    assert caught.value.line == line_count(case_data("previous_run")) + 1
