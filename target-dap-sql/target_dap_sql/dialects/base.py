@@ -10,6 +10,7 @@ and the bulk path into the staging table.
 from __future__ import annotations
 
 import abc
+import copy
 import enum
 import logging
 import threading
@@ -75,6 +76,19 @@ class RunMemory:
     relaxed: dict[str, set[str]] = field(default_factory=dict)  # NOT NULL dropped this run
     # tables empty at their first merge of the run, whose keys have not repeated since
     new_keys_only: set[str] = field(default_factory=set)
+
+    def saved(self) -> RunMemory:
+        return copy.deepcopy(self)
+
+    def restore(self, saved: RunMemory) -> None:
+        """Back to ``saved``, in place: every connection holds this object."""
+        self.overwritten, self.relaxed = saved.overwritten, saved.relaxed
+        self.new_keys_only = saved.new_keys_only
+
+
+class KeysRepeatedError(Exception):
+    """A plain INSERT met a key already in the table, in a database that cannot undo one
+    statement: the merge is redone from the start with upserts (see insert_new_keys)."""
 
 
 class Stage(abc.ABC):
@@ -309,18 +323,14 @@ class Dialect(abc.ABC):
         if stage.empty:
             return
         try:
-            staged = self.load_stage(table, stage)
-            has_deletes = self._check_batch(table, stage, self.raw_relation(stage, staged))
-            method = self.options.load_method
-            if method == LoadMethod.OVERWRITE and table.qualified not in self.memory.overwritten:
-                self.execute(f"DELETE FROM {table.qualified}")
-                self.memory.overwritten.add(table.qualified)
-            if method == LoadMethod.APPEND_ONLY or not table.key:
-                self._append(table, staged)
-            else:
-                self._upsert(table, staged, has_deletes=has_deletes)
-            self.clear_stage(table, stage)
-            self.commit()
+            before = self.memory.saved()
+            try:
+                self._merge_once(table, stage)
+            except KeysRepeatedError:  # the transaction is void: start the batch over
+                self.rollback()
+                self.memory.restore(before)
+                self.memory.new_keys_only.discard(table.qualified)
+                self._merge_once(table, stage)
         except TargetError:
             self.rollback()
             raise
@@ -338,6 +348,20 @@ class Dialect(abc.ABC):
                 f"{first}-{last}: {error}"
             ) from error
         stage.after_commit()
+
+    def _merge_once(self, table: LoadTable, stage: Stage) -> None:
+        staged = self.load_stage(table, stage)
+        has_deletes = self._check_batch(table, stage, self.raw_relation(stage, staged))
+        method = self.options.load_method
+        if method == LoadMethod.OVERWRITE and table.qualified not in self.memory.overwritten:
+            self.execute(f"DELETE FROM {table.qualified}")
+            self.memory.overwritten.add(table.qualified)
+        if method == LoadMethod.APPEND_ONLY or not table.key:
+            self._append(table, staged)
+        else:
+            self._upsert(table, staged, has_deletes=has_deletes)
+        self.clear_stage(table, stage)
+        self.commit()
 
     def _check_batch(self, table: LoadTable, stage: Stage, staged: str) -> bool:
         """Fail on a record without its key; relax a NOT NULL column a record leaves empty.
@@ -468,8 +492,9 @@ class Dialect(abc.ABC):
             )
 
     def insert_new_keys(self, insert: str) -> bool:
-        """Run a plain INSERT, or do nothing and say False when it would repeat a key."""
-        return False  # a dialect that cannot undo one failed statement never tries
+        """Run a plain INSERT; when it would repeat a key, undo it and say False, or raise
+        KeysRepeatedError where one statement cannot be undone."""
+        return False  # a dialect that implements neither never tries
 
     def sweep_versions(self, table: LoadTable, version: int) -> None:
         """ACTIVATE_VERSION: rows of older (or no) table versions go, or are marked deleted."""

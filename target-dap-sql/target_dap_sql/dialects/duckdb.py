@@ -19,7 +19,14 @@ import duckdb
 
 from target_dap_sql.columns import Column, Kind, TableSpec
 from target_dap_sql.database_url import DatabaseUrl
-from target_dap_sql.dialects.base import LINE, Dialect, LoadOptions, LoadTable, Stage
+from target_dap_sql.dialects.base import (
+    LINE,
+    Dialect,
+    KeysRepeatedError,
+    LoadOptions,
+    LoadTable,
+    Stage,
+)
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import quote
@@ -323,6 +330,15 @@ class DuckDBDialect(Dialect):
                     f"{bad[0][1]!r} is not a member of the column's enum type",
                     line=stage.line_of(position),
                 )
+
+    def insert_new_keys(self, insert: str) -> bool:
+        try:
+            self.execute(insert)
+        except duckdb.ConstraintException as error:
+            if "Duplicate key" not in str(error):
+                raise
+            raise KeysRepeatedError from error  # DuckDB aborts the whole transaction
+        return True
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         self.execute(f"DROP TABLE IF EXISTS {quote('_sdc_stage')}")
