@@ -77,8 +77,8 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # a process of another user
-        return True
+    except PermissionError:  # it runs, as another user
+        pass
     return True
 
 

@@ -15,7 +15,7 @@ import enum
 import logging
 import threading
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from target_dap_sql.columns import BATCHED_AT, DELETED_AT, TABLE_VERSION, Column, TableSpec
@@ -82,8 +82,8 @@ class RunMemory:
 
     def restore(self, saved: RunMemory) -> None:
         """Back to ``saved``, in place: every connection holds this object."""
-        self.overwritten, self.relaxed = saved.overwritten, saved.relaxed
-        self.new_keys_only = saved.new_keys_only
+        for memory in fields(self):  # every field, so that a new one cannot be forgotten
+            setattr(self, memory.name, getattr(saved, memory.name))
 
 
 class KeysRepeatedError(Exception):
