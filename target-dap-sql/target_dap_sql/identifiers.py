@@ -1,4 +1,5 @@
-"""Table and column names: from stream ids, quoted, and kept within database limits.
+"""Table and column names: from stream ids, kept within database limits, and the SQL
+standard's quoting of names and strings.
 
 Names are always quoted, so any character is allowed except NUL (which no database
 accepts in an identifier). A name longer than the database allows would be cut silently
@@ -13,9 +14,14 @@ import hashlib
 from target_dap_sql.errors import TargetError
 
 
-def quote(name: str) -> str:
-    """Quote an identifier for SQL (both dialects use the standard double quotes)."""
+def standard_quote(name: str) -> str:
+    """An identifier quoted the SQL standard's way (a dialect's `quote` may differ)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def standard_literal(text: str) -> str:
+    """A string literal the SQL standard's way (a dialect's `literal` may differ)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def fit_name(name: str, max_bytes: int | None, *, what: str) -> str:

@@ -12,10 +12,10 @@ import typing as t
 
 from singer_sdk.sinks import BatchSink
 
+from target_dap_sql.batch_files import BatchFiles, BatchFilesStage
 from target_dap_sql.columns import table_spec
 from target_dap_sql.errors import TargetError
 from target_dap_sql.identifiers import split_stream_id
-from target_dap_sql.spool import BatchFiles, BatchFilesStage
 
 if t.TYPE_CHECKING:
     from target_dap_sql.dialects.base import LoadTable, Stage

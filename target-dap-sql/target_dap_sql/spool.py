@@ -1,36 +1,36 @@
-"""Spooled batches: records as raw JSON in a file, BATCH files as they came, read by DuckDB.
+"""The JSON spool: records kept as raw JSON in a file and typed in bulk by DuckDB's reader.
 
 Per record the target does the least Python it can: the record's raw JSON bytes go to a
 spool file, wrapped with their input line and table version (`{"l":..,"v":..,"r":..}`).
-DuckDB's JSON reader (C++, parallel) then types the whole batch at once and DuckDB merges
-straight from it. A BATCH message's files (JSON lines, maybe gzip) need no Python at all:
-DuckDB reads them where they are, each record ordered by (file, row) after the records
-before it. (PostgreSQL stages through binary COPY instead; it shares the BATCH bookkeeping.)
+DuckDB's JSON reader (C++, parallel) then types the whole batch at once, with each
+column's type and strict integers, and names the line and column of a value that does
+not fit. A BATCH message's files (JSON lines, maybe gzip) need no Python at all: DuckDB
+reads them where they are, each record ordered by (file, row) after the records before it.
+
+The DuckDB dialect merges straight from what the reader gives; a dialect of another
+database can use the same reader (an in-memory DuckDB) to turn a batch into a bulk-load
+file for its own server. The SQL here is DuckDB's, whichever database is loaded.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit
 
 import duckdb
 import orjson
 
+from target_dap_sql.batch_files import BATCH_BASE, FILE_SHIFT, BatchFilesStage
 from target_dap_sql.columns import TABLE_VERSION
-from target_dap_sql.dialects.base import LINE, LoadTable, Stage
+from target_dap_sql.dialects.base import LINE, LoadTable
 from target_dap_sql.errors import TargetError
-from target_dap_sql.identifiers import quote
+from target_dap_sql.identifiers import standard_literal as literal
+from target_dap_sql.identifiers import standard_quote as quote
 
-# Rows of a BATCH message are ordered (and found again for errors) by a position past
-# every input line number: file index and row in the file packed into one BIGINT.
-_FILE_SHIFT = 40
-_BATCH_BASE = 1 << 62
 _LINE_IN_ERROR = re.compile(r"in line (\d+)")
 # DuckDB's reader takes a JSON object up to twice its maximum_object_size (a line of
 # 33,554,383 bytes failed, measured) and then names neither line nor stream: a spooled
@@ -40,32 +40,6 @@ MAX_RECORD_BYTES = 2 * _MAX_OBJECT - 1024  # room for the wrapper of input line 
 # What a strict integer read raises (DuckDB's error()): field index, position, value.
 _NOT_AN_INTEGER = "target-dap-sql: not an integer"
 _NOT_AN_INTEGER_ERROR = re.compile(_NOT_AN_INTEGER + r": field (\d+) position (\d+) value (.*)")
-
-
-def literal(text: str) -> str:
-    """A SQL string literal (DuckDB and PostgreSQL quote the same way)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def local_path(url: str) -> Path:
-    """A BATCH manifest entry (`file:///...` or a plain path) as a local path."""
-    parts = urlsplit(url)
-    if parts.scheme in ("", "file"):
-        return Path(unquote(parts.path if parts.scheme else url))
-    raise TargetError(
-        f"BATCH file {url!r}: only local files (file://) are supported; "
-        "let the tap write its batch files to a local directory"
-    )
-
-
-@dataclass(frozen=True)
-class BatchFiles:
-    """The files of one BATCH message and what the message said about them."""
-
-    line: int
-    version: int | None
-    paths: tuple[Path, ...]
-    compression: str  # "gzip" or "none"
 
 
 @dataclass(frozen=True)
@@ -102,79 +76,6 @@ class Field:
     def reads_as(self) -> str:
         """The type DuckDB's JSON reader parses the field as."""
         return "VARCHAR" if self.integer else self.read_type
-
-
-class BatchFilesStage(Stage):
-    """A stage that also takes BATCH files; their rows are ordered (and found again for
-    errors) by position: file and row within the BATCH message, after every input line."""
-
-    def __init__(self, table: LoadTable, *, delete_batch_files: bool) -> None:
-        super().__init__()
-        self.table = table
-        self.batches: list[BatchFiles] = []
-        self.delete_batch_files = delete_batch_files
-        self._merged_files: list[Path] = []  # BATCH files to delete after the commit
-
-    def add_files(self, batch: BatchFiles) -> None:
-        self.batches.append(batch)
-
-    @property
-    def empty(self) -> bool:
-        return not self.lines and not self.batches
-
-    def describe(self) -> str:
-        files = sum(len(b.paths) for b in self.batches)
-        return f"{super().describe()}, {files} BATCH files" if files else super().describe()
-
-    def reset(self) -> None:
-        super().reset()
-        if self.delete_batch_files:
-            self._merged_files += [p for b in self.batches for p in b.paths]
-        self.batches = []
-
-    def after_commit(self) -> None:
-        files, self._merged_files = self._merged_files, []
-        for path in files:
-            path.unlink(missing_ok=True)
-
-    # -- where a staged row came from -------------------------------------------------------
-
-    def input_line(self, staged_row: int) -> int | None:
-        position = super().input_line(staged_row)
-        if position is not None:
-            return self.line_of(position)
-        return self.batches[0].line if self.batches else None
-
-    def line_of(self, position: int) -> int:
-        """The input line of a staged row's position (a BATCH row: its message's line)."""
-        return position if position < _BATCH_BASE else self._batch_of(position).line
-
-    def where(self, position: int) -> str:
-        """`, batch file F record N` for a row of a BATCH file, else nothing."""
-        if position < _BATCH_BASE:
-            return ""
-        offset = position - _BATCH_BASE
-        index, row = offset >> _FILE_SHIFT, offset & ((1 << _FILE_SHIFT) - 1)
-        paths = [p for b in self.batches for p in b.paths]
-        name = paths[index].name if index < len(paths) else "?"
-        return f", batch file {name} record {row + 1}"
-
-    def _batch_of(self, position: int) -> BatchFiles:
-        index = (position - _BATCH_BASE) >> _FILE_SHIFT
-        for batch in self.batches:
-            if index < len(batch.paths):
-                return batch
-            index -= len(batch.paths)
-        return self.batches[-1]
-
-    def file_rows(self, batch: BatchFiles) -> Iterator[tuple[int, bytes]]:
-        """(position, raw JSON) of each record of an added BATCH's files, read in Python."""
-        first = sum(len(b.paths) for b in self.batches[: self.batches.index(batch)])
-        try:
-            for index, (row, text) in file_lines(batch):
-                yield _BATCH_BASE + ((first + index) << _FILE_SHIFT) + row, text
-        except TargetError as error:
-            raise TargetError(f"{self.table.label()}: {error.message}", line=batch.line) from error
 
 
 class SpoolStage(BatchFilesStage):
@@ -238,7 +139,7 @@ class SpoolStage(BatchFilesStage):
         for batch in self.batches:
             version = "NULL" if batch.version is None else str(int(batch.version))
             for path in batch.paths:
-                base = _BATCH_BASE + (index << _FILE_SHIFT) - 1
+                base = BATCH_BASE + (index << FILE_SHIFT) - 1
                 values = ", ".join(
                     f.select(f"c{i}", f"{base} + n", i) for i, f in enumerate(fields)
                 )
@@ -315,25 +216,3 @@ class SpoolStage(BatchFilesStage):
             except duckdb.Error:
                 return field.source
         return None
-
-
-def file_lines(batch: BatchFiles) -> Iterator[tuple[int, tuple[int, bytes]]]:
-    """(file index, (row, line)) of every line of a BATCH message's files, in order."""
-    for index, path in enumerate(batch.paths):
-        opener: Any = gzip.open if batch.compression == "gzip" else open
-        try:
-            with opener(path, "rb") as file:
-                for row, text in enumerate(file):
-                    yield index, (row, text)
-        except OSError as error:
-            raise TargetError(f"BATCH file {path}: {error}", line=batch.line) from error
-
-
-def batch_records(batch: BatchFiles) -> Iterator[dict[str, Any]]:
-    """The records of a BATCH message's files, parsed (the SDK path: validation, maps)."""
-    for _, (_, text) in file_lines(batch):
-        if text.strip():
-            try:
-                yield orjson.loads(text)
-            except orjson.JSONDecodeError as error:
-                raise TargetError(f"a BATCH file: not JSON: {error}", line=batch.line) from error

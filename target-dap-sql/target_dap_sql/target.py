@@ -16,14 +16,13 @@ from singer_sdk.exceptions import SingerSDKError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from target_dap_sql.database_url import parse_database_url
-from target_dap_sql.dialects import dialect_class_for
+from target_dap_sql.batch_files import BatchFiles, batch_records, local_path
+from target_dap_sql.dialects import dialect_class_for, parse_database_url
 from target_dap_sql.dialects.base import LoadMethod, LoadOptions
 from target_dap_sql.errors import RecordBeforeSchemaError, TargetError
 from target_dap_sql.loader import Loader
 from target_dap_sql.reader import SingerLineReader
 from target_dap_sql.sinks import DapSqlSink
-from target_dap_sql.spool import BatchFiles, batch_records, local_path
 
 if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink

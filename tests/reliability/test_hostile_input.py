@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from target_dap_sql.errors import TargetError
-from target_dap_sql.identifiers import quote
+from target_dap_sql.identifiers import standard_quote as quote
 from target_dap_sql.spool import MAX_RECORD_BYTES
 
 from tests.target import conftest as target_fixtures

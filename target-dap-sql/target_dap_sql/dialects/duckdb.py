@@ -13,24 +13,19 @@ DuckDB's ALTER limits, and how we live with them:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, unquote
 
 import duckdb
 
 from target_dap_sql.columns import Column, Kind, TableSpec
 from target_dap_sql.database_url import DatabaseUrl
-from target_dap_sql.dialects.base import (
-    LINE,
-    Dialect,
-    KeysRepeatedError,
-    LoadOptions,
-    LoadTable,
-    Stage,
-)
+from target_dap_sql.dialects.base import LINE, KeysRepeatedError, LoadOptions, LoadTable, Stage
+from target_dap_sql.dialects.pgstyle import PostgresStyleMerge
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
-from target_dap_sql.identifiers import quote
-from target_dap_sql.spool import Field, SpoolStage, literal
+from target_dap_sql.spool import Field, SpoolStage
 from target_dap_sql.staging import StagingDir
 
 _TYPE_NAMES = {
@@ -68,11 +63,22 @@ _READ_AS_TEXT = {Kind.ENUM, Kind.IP, Kind.OTHER, Kind.VARCHAR, Kind.TEXT}
 _INTEGER_KINDS = {Kind.SMALLINT, Kind.INTEGER, Kind.BIGINT}
 
 
-class DuckDBDialect(Dialect):
+class DuckDBDialect(PostgresStyleMerge):
     """An embedded DuckDB database file."""
 
     default_schema = "main"
     case_insensitive_names = True
+
+    @classmethod
+    def parse_url(cls, url: str, parts: SplitResult) -> DatabaseUrl:
+        raw_path = unquote(url.split("://", 1)[1])
+        if raw_path.startswith("/"):
+            raw_path = raw_path[1:]  # duckdb:///file -> "file"; duckdb:////abs -> "/abs"
+        if not raw_path:
+            raise TargetError(
+                f"database_url {url!r} names no file; use duckdb:///path/to/file.duckdb"
+            )
+        return DatabaseUrl("duckdb", url, Path(raw_path))
 
     def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
         super().__init__(url, options)
@@ -131,11 +137,11 @@ class DuckDBDialect(Dialect):
     # -- catalog -------------------------------------------------------------------------
 
     def schema_ref(self, schema: str) -> str:
-        return f"{quote(self.catalog)}.{quote(schema)}"
+        return f"{self.quote(self.catalog)}.{self.quote(schema)}"
 
     def read_table(self, schema: str, name: str) -> ExistingTable | None:
         where = (
-            f"schema_name = {literal(schema)} AND table_name = {literal(name)} "
+            f"schema_name = {self.literal(schema)} AND table_name = {self.literal(name)} "
             "AND database_name = current_database()"
         )
         rows = self.execute(
@@ -185,23 +191,24 @@ class DuckDBDialect(Dialect):
     def _create_enum(self, spec: TableSpec, column: Column, members: tuple[str, ...]) -> None:
         self.execute(
             f"CREATE TYPE {self.enum_type(spec, column)} AS ENUM "
-            f"({', '.join(literal(m) for m in members)})"
+            f"({', '.join(self.literal(m) for m in members)})"
         )
 
     def _comment(self, spec: TableSpec, column: Column) -> None:
         if column.comment:
+            table = self.table_ref(spec.schema, spec.name)
             self.execute(
-                f"COMMENT ON COLUMN {self.table_ref(spec.schema, spec.name)}.{quote(column.name)} "
-                f"IS {literal(column.comment)}"
+                f"COMMENT ON COLUMN {table}.{self.quote(column.name)} "
+                f"IS {self.literal(column.comment)}"
             )
 
     def _definition(self, spec: TableSpec, columns: list[Column], key: tuple[str, ...]) -> str:
         parts = [
-            f"{quote(c.name)} {self.type_name(spec, c)}{'' if c.nullable else ' NOT NULL'}"
+            f"{self.quote(c.name)} {self.type_name(spec, c)}{'' if c.nullable else ' NOT NULL'}"
             for c in columns
         ]
         if key:
-            parts.append(f"PRIMARY KEY ({', '.join(quote(k) for k in key)})")
+            parts.append(f"PRIMARY KEY ({', '.join(self.quote(k) for k in key)})")
         return ", ".join(parts)
 
     def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
@@ -223,13 +230,13 @@ class DuckDBDialect(Dialect):
                 self.execute(f"DROP TYPE IF EXISTS {self.enum_type(spec, column)}")
                 self._create_enum(spec, column, column.members)
             self.execute(
-                f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} "
+                f"ALTER TABLE {table} ADD COLUMN {self.quote(column.name)} "
                 f"{self.type_name(spec, column)}"
             )
             self._comment(spec, column)
         for have, members in plan.add_members:
             # DuckDB enums cannot grow: park the column as VARCHAR, recreate the type.
-            name = quote(have.name)
+            name = self.quote(have.name)
             self.execute(f"ALTER TABLE {table} ALTER COLUMN {name} TYPE VARCHAR")
             self.execute(f"DROP TYPE IF EXISTS {self.enum_type(spec, have)}")
             self._create_enum(spec, have, have.members + members)
@@ -237,13 +244,13 @@ class DuckDBDialect(Dialect):
                 f"ALTER TABLE {table} ALTER COLUMN {name} TYPE {self.enum_type(spec, have)}"
             )
         for column in plan.relax:
-            self.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} DROP NOT NULL")
+            self.relax_not_null(table, column)
         if any(have.name in existing.key for have, _ in plan.retype):
             self._rebuild(spec, table, plan)
             return
         for have, new in plan.retype:
             target = self.type_name(spec, new)
-            source = quote(have.name)
+            source = self.quote(have.name)
             using = f"to_json({source})" if new.kind == Kind.JSON else f"{source}::{target}"
             self.execute(f"ALTER TABLE {table} ALTER COLUMN {source} TYPE {target} USING {using}")
 
@@ -266,16 +273,17 @@ class DuckDBDialect(Dialect):
             for c in current.columns.values()
         ]
         typed = [
-            f"{quote(c.name)} {self.type_name(spec, c) if c.db_type is None else c.db_type}"
+            f"{self.quote(c.name)} {self.type_name(spec, c) if c.db_type is None else c.db_type}"
             f"{'' if c.nullable else ' NOT NULL'}"
             for c in columns
         ]
-        key = f", PRIMARY KEY ({', '.join(quote(k) for k in current.key)})" if current.key else ""
+        keys = ", ".join(self.quote(k) for k in current.key)
+        key = f", PRIMARY KEY ({keys})" if current.key else ""
         rebuilt = self.table_ref(spec.schema, spec.name + "__sdc_rebuild")
         self.execute(f"CREATE TABLE {rebuilt} ({', '.join(typed)}{key})")
         self.execute(f"INSERT INTO {rebuilt} SELECT * FROM {table}")
         self.execute(f"DROP TABLE {table}")
-        self.execute(f"ALTER TABLE {rebuilt} RENAME TO {quote(spec.name)}")
+        self.execute(f"ALTER TABLE {rebuilt} RENAME TO {self.quote(spec.name)}")
         for column in columns:
             self._comment(spec, column)
 
@@ -304,7 +312,7 @@ class DuckDBDialect(Dialect):
             for source, column in zip(table.sources, table.columns, strict=True)
             if column.name in data
         ]
-        relation = quote("_sdc_stage")
+        relation = self.quote("_sdc_stage")
         self.execute(f"DROP TABLE IF EXISTS {relation}")
         try:
             self.execute(f"CREATE TEMP TABLE {relation} AS {stage.read_sql(fields)}")
@@ -318,9 +326,9 @@ class DuckDBDialect(Dialect):
         for column in table.columns:
             if column.kind != Kind.ENUM:
                 continue
-            name = quote(column.name)
+            name = self.quote(column.name)
             bad = self.execute(
-                f"SELECT {quote(LINE)}, {name} FROM {relation} WHERE {name} IS NOT NULL AND "
+                f"SELECT {self.quote(LINE)}, {name} FROM {relation} WHERE {name} IS NOT NULL AND "
                 f"TRY_CAST({name} AS {column.db_type}) IS NULL ORDER BY 1 LIMIT 1"
             )
             if bad:
@@ -331,9 +339,9 @@ class DuckDBDialect(Dialect):
                     line=stage.line_of(position),
                 )
 
-    def insert_new_keys(self, insert: str) -> bool:
+    def insert_new_keys(self, table: LoadTable, staged: str) -> bool:
         try:
-            self.execute(insert)
+            self.execute(self.insert_rows(table, staged))
         except duckdb.ConstraintException as error:
             if "Duplicate key" not in str(error):
                 raise
@@ -341,7 +349,7 @@ class DuckDBDialect(Dialect):
         return True
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
-        self.execute(f"DROP TABLE IF EXISTS {quote('_sdc_stage')}")
+        self.execute(f"DROP TABLE IF EXISTS {self.quote('_sdc_stage')}")
         stage.reset()
 
     def drop_stage(self, table: LoadTable, stage: Stage) -> None:

@@ -21,28 +21,23 @@ import re
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
+from urllib.parse import SplitResult
 
 import orjson
 import psycopg
 from psycopg.copy import Copy
 
-from target_dap_sql.columns import Column, Kind, TableSpec
+from target_dap_sql.batch_files import BatchFiles, BatchFilesStage
+from target_dap_sql.columns import TABLE_VERSION, Column, Kind, TableSpec
 from target_dap_sql.database_url import DatabaseUrl, redact
-from target_dap_sql.dialects.base import (
-    LINE,
-    Dialect,
-    LoadOptions,
-    LoadTable,
-    Stage,
-    logger,
-)
+from target_dap_sql.dialects.base import LINE, LoadOptions, LoadTable, Stage, logger
+from target_dap_sql.dialects.pgstyle import PostgresStyleMerge
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
-from target_dap_sql.identifiers import fit_name, quote
+from target_dap_sql.identifiers import fit_name, standard_literal, standard_quote
 from target_dap_sql.reader import without_nul
-from target_dap_sql.spool import BatchFiles, BatchFilesStage
 
-_JOINED = quote("_sdc_joined")  # see PostgresDialect.joinable
+_JOINED = standard_quote("_sdc_joined")  # see PostgresDialect.joinable
 _TYPE_NAMES = {
     Kind.SMALLINT: "smallint",
     Kind.INTEGER: "integer",
@@ -94,11 +89,6 @@ _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _MAX_IDENTIFIER = 63
 
 
-def literal(text: str) -> str:
-    """A SQL string literal (standard_conforming_strings is on since PostgreSQL 9.1)."""
-    return "'" + text.replace("\x00", "").replace("'", "''") + "'"
-
-
 def _kind_of(type_name: str, type_type: str) -> Kind:
     if type_type == "e":
         return Kind.ENUM
@@ -128,9 +118,10 @@ class PostgresStage(BatchFilesStage):
             (s, c) for s, c in zip(table.sources, table.columns, strict=True) if c.name in data
         ]
         self.columns = [c for _, c in pairs]
+        quote = dialect.quote
         names = ", ".join(quote(c.name) for c in self.columns)
         self.copy_sql = (
-            f"COPY {relation} ({names}, {quote('_sdc_table_version')}, {quote(LINE)}) "
+            f"COPY {relation} ({names}, {quote(TABLE_VERSION)}, {quote(LINE)}) "
             "FROM STDIN (FORMAT BINARY)"
         )
         self.copy_types = [_BINARY_KINDS.get(c.kind, "text") for c in self.columns]
@@ -247,7 +238,7 @@ class PostgresStage(BatchFilesStage):
                 raise self.dialect.copy_error(self, error) from error
 
 
-class PostgresDialect(Dialect):
+class PostgresDialect(PostgresStyleMerge):
     """PostgreSQL 12 or later."""
 
     default_schema = "public"
@@ -271,6 +262,19 @@ class PostgresDialect(Dialect):
         self.execute("SET temp_buffers = '256MB'")
         self.execute("SET TimeZone = 'UTC'")  # a date-time without offset means UTC
         self.commit()
+
+    @classmethod
+    def parse_url(cls, url: str, parts: SplitResult) -> DatabaseUrl:
+        if not parts.hostname and "host=" not in parts.query:
+            raise TargetError(
+                f"database_url {redact(url)!r} names no host; "
+                "use postgresql://user:password@host:port/database"
+            )
+        return DatabaseUrl("postgresql", "postgresql://" + url.split("://", 1)[1], None)
+
+    def literal(self, text: str) -> str:
+        # standard_conforming_strings is on since PostgreSQL 9.1; text cannot hold NUL
+        return standard_literal(text.replace("\x00", ""))
 
     # -- connection ---------------------------------------------------------------------
 
@@ -301,7 +305,7 @@ class PostgresDialect(Dialect):
         """A session-level advisory lock per table, held until the run ends or dies."""
         claimed = self.execute(
             f"SELECT pg_try_advisory_lock(hashtext('target-dap-sql'), "
-            f"hashtext({literal(spec.display_name)}))"
+            f"hashtext({self.literal(spec.display_name)}))"
         )[0][0]
         if not claimed:
             raise TargetError(
@@ -353,7 +357,7 @@ class PostgresDialect(Dialect):
             "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
             "JOIN pg_namespace tn ON tn.oid = t.typnamespace "
-            f"WHERE n.nspname = {literal(schema)} AND c.relname = {literal(name)} "
+            f"WHERE n.nspname = {self.literal(schema)} AND c.relname = {self.literal(name)} "
             "AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
             "ORDER BY a.attnum"
         )
@@ -378,7 +382,7 @@ class PostgresDialect(Dialect):
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, pos) ON true "
             "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
-            f"WHERE n.nspname = {literal(schema)} AND c.relname = {literal(name)} "
+            f"WHERE n.nspname = {self.literal(schema)} AND c.relname = {self.literal(name)} "
             "AND i.indisprimary ORDER BY k.pos"
         )
         return ExistingTable(columns=columns, key=tuple(str(r[0]) for r in pk))
@@ -397,19 +401,20 @@ class PostgresDialect(Dialect):
 
     def _ensure_enum(self, spec: TableSpec, column: Column) -> None:
         name = self.enum_type(spec, column)
-        exists = self.execute(f"SELECT to_regtype({literal(name)}) IS NOT NULL")[0][0]
+        exists = self.execute(f"SELECT to_regtype({self.literal(name)}) IS NOT NULL")[0][0]
         if not exists:
-            members = ", ".join(literal(m) for m in column.members)
+            members = ", ".join(self.literal(m) for m in column.members)
             self.execute(f"CREATE TYPE {name} AS ENUM ({members})")
             return
         for member in column.members:
-            self.execute(f"ALTER TYPE {name} ADD VALUE IF NOT EXISTS {literal(member)}")
+            self.execute(f"ALTER TYPE {name} ADD VALUE IF NOT EXISTS {self.literal(member)}")
 
     def _comment(self, spec: TableSpec, column: Column) -> None:
         if column.comment:
+            table = self.table_ref(spec.schema, spec.name)
             self.execute(
-                f"COMMENT ON COLUMN {self.table_ref(spec.schema, spec.name)}.{quote(column.name)} "
-                f"IS {literal(column.comment)}"
+                f"COMMENT ON COLUMN {table}.{self.quote(column.name)} "
+                f"IS {self.literal(column.comment)}"
             )
 
     def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
@@ -419,11 +424,11 @@ class PostgresDialect(Dialect):
             if column.kind == Kind.ENUM:
                 self._ensure_enum(spec, column)
             null = "" if column.nullable else " NOT NULL"
-            definitions.append(f"{quote(column.name)} {self.type_name(spec, column)}{null}")
+            definitions.append(f"{self.quote(column.name)} {self.type_name(spec, column)}{null}")
         if with_key:
             pk = fit_name(f"pk_{spec.name}", _MAX_IDENTIFIER, what="constraint")
-            keys = ", ".join(quote(k) for k in spec.key)
-            definitions.append(f"CONSTRAINT {quote(pk)} PRIMARY KEY ({keys})")
+            keys = ", ".join(self.quote(k) for k in spec.key)
+            definitions.append(f"CONSTRAINT {self.quote(pk)} PRIMARY KEY ({keys})")
         table = self.table_ref(spec.schema, spec.name)
         self.execute(f"CREATE TABLE {table} ({', '.join(definitions)})")
         for column in spec.columns:
@@ -436,22 +441,24 @@ class PostgresDialect(Dialect):
                 self._ensure_enum(spec, column)
             # Always nullable: rows already in the table have no value for it.
             self.execute(
-                f"ALTER TABLE {table} ADD COLUMN {quote(column.name)} "
+                f"ALTER TABLE {table} ADD COLUMN {self.quote(column.name)} "
                 f"{self.type_name(spec, column)}"
             )
             self._comment(spec, column)
         for have, members in plan.add_members:
             for member in members:
-                self.execute(f"ALTER TYPE {have.db_type} ADD VALUE IF NOT EXISTS {literal(member)}")
+                self.execute(
+                    f"ALTER TYPE {have.db_type} ADD VALUE IF NOT EXISTS {self.literal(member)}"
+                )
         for column in plan.relax:
-            self.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(column.name)} DROP NOT NULL")
+            self.relax_not_null(table, column)
         if plan.retype:
             with DependentViews(self, table):
                 for have, new in plan.retype:
                     if new.kind == Kind.ENUM:
                         self._ensure_enum(spec, new)
                     target = self.type_name(spec, new)
-                    source = quote(have.name)
+                    source = self.quote(have.name)
                     using = (
                         f"to_jsonb({source})" if new.kind == Kind.JSON else f"{source}::{target}"
                     )
@@ -463,16 +470,16 @@ class PostgresDialect(Dialect):
 
     def open_stage(self, table: LoadTable) -> Stage:
         self._stage_count += 1
-        relation = quote(f"_sdc_stage_{self._stage_count}")
+        relation = self.quote(f"_sdc_stage_{self._stage_count}")
         data = set(self.data_columns(table))
         columns = [
-            f"{quote(c.name)} {_BINARY_KINDS.get(c.kind, 'text')}"
+            f"{self.quote(c.name)} {_BINARY_KINDS.get(c.kind, 'text')}"
             for c in table.columns
             if c.name in data
         ]
         self.execute(
             f"CREATE TEMP TABLE {relation} ({', '.join(columns)}, "
-            f"{quote('_sdc_table_version')} bigint, {quote(LINE)} bigint)"
+            f"{self.quote(TABLE_VERSION)} bigint, {self.quote(LINE)} bigint)"
         )
         self.commit()
         return PostgresStage(self, table, relation, delete_files=self.options.delete_batch_files)
@@ -486,6 +493,7 @@ class PostgresDialect(Dialect):
         if self.active_stage is stage:
             self.deactivate()
         self.execute("SAVEPOINT sdc_merge")  # so that a failure can be explained
+        quote = self.quote
         values = [
             quote(c.name)
             if c.kind in _STAGED_AS_IS
@@ -493,7 +501,7 @@ class PostgresDialect(Dialect):
             for c in stage.columns
         ]
         return (
-            f"(SELECT {', '.join(values)}, {quote('_sdc_table_version')}, {quote(LINE)} "
+            f"(SELECT {', '.join(values)}, {self.quote(TABLE_VERSION)}, {self.quote(LINE)} "
             f"FROM {stage.relation}) AS staged"
         )
 
@@ -524,13 +532,13 @@ class PostgresDialect(Dialect):
         conditions: list[tuple[Column, str]] = []
         if match is not None:  # e.g. invalid input syntax for type uuid: "0"
             conditions = [
-                (c, f"{quote(c.name)} = {literal(match.group(1))}")
+                (c, f"{self.quote(c.name)} = {self.literal(match.group(1))}")
                 for c in stage.columns
                 if c.kind not in _STAGED_AS_IS and c.kind not in _NARROW_INTEGERS
             ]
         elif "out of range" in message:  # integer out of range
             conditions = [
-                (c, f"{quote(c.name)} NOT BETWEEN {bounds.start} AND {bounds.stop - 1}")
+                (c, f"{self.quote(c.name)} NOT BETWEEN {bounds.start} AND {bounds.stop - 1}")
                 for c in stage.columns
                 if (bounds := _NARROW_INTEGERS.get(c.kind)) is not None
             ]
@@ -539,7 +547,7 @@ class PostgresDialect(Dialect):
         self.execute("ROLLBACK TO SAVEPOINT sdc_merge")
         for column, condition in conditions:
             found = self.execute(
-                f"SELECT min({quote(LINE)}) FROM {stage.relation} WHERE {condition}"
+                f"SELECT min({self.quote(LINE)}) FROM {stage.relation} WHERE {condition}"
             )
             if found and found[0][0] is not None:
                 position = int(found[0][0])
@@ -549,10 +557,10 @@ class PostgresDialect(Dialect):
                 )
         return None
 
-    def insert_new_keys(self, insert: str) -> bool:
+    def insert_new_keys(self, table: LoadTable, staged: str) -> bool:
         self.execute("SAVEPOINT sdc_new_keys")
         try:
-            self.execute(insert)
+            self.execute(self.insert_rows(table, staged))
         except psycopg.errors.UniqueViolation:
             self.execute("ROLLBACK TO SAVEPOINT sdc_new_keys")
             return False
@@ -588,8 +596,8 @@ class DependentViews:
         rows = self.dialect.execute(
             "WITH RECURSIVE deps(oid, level) AS ("
             " SELECT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid"
-            f" WHERE d.refobjid = {literal(self.table)}::regclass"
-            f" AND r.ev_class <> {literal(self.table)}::regclass"
+            f" WHERE d.refobjid = {self.dialect.literal(self.table)}::regclass"
+            f" AND r.ev_class <> {self.dialect.literal(self.table)}::regclass"
             " UNION SELECT r.ev_class, deps.level + 1 FROM deps"
             " JOIN pg_depend d ON d.refobjid = deps.oid JOIN pg_rewrite r ON r.oid = d.objid"
             " WHERE r.ev_class <> deps.oid AND deps.level < 50)"
@@ -627,6 +635,6 @@ class DependentViews:
             with_options = f" WITH ({options})" if options else ""
             self.dialect.execute(f"CREATE {what} {name}{with_options} AS {definition}")
             if comment:
-                self.dialect.execute(f"COMMENT ON {what} {name} IS {literal(comment)}")
+                self.dialect.execute(f"COMMENT ON {what} {name} IS {self.dialect.literal(comment)}")
             for grantee, privilege in grants:
                 self.dialect.execute(f"GRANT {privilege} ON {name} TO {grantee}")
