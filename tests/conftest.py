@@ -13,12 +13,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
+import pymysql
 import pytest
 from tap_dap.sim.testing import TEST_OPTIONS, SimServer, start_sim
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The MariaDB (or MySQL) server of the tests: a URL without a database; tests make their own
+MYSQL_ADMIN_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -50,6 +54,36 @@ def postgres_url() -> Iterator[str]:
     finally:
         with _admin_connection() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def mysql_admin_connection() -> pymysql.connections.Connection:  # type: ignore[type-arg]
+    """A connection to the tests' MySQL server (no database chosen)."""
+    parts = urlsplit(MYSQL_ADMIN_URL)
+    try:
+        return pymysql.connect(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            autocommit=True,
+            connect_timeout=5,
+        )
+    except pymysql.err.OperationalError as error:
+        service_unavailable("MySQL/MariaDB at " + MYSQL_ADMIN_URL, error)
+        raise  # unreachable: service_unavailable always raises
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """URL of a new, empty MariaDB database, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with mysql_admin_connection() as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield f"{MYSQL_ADMIN_URL.rstrip('/')}/{name}"
+    finally:
+        with mysql_admin_connection() as admin, admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 @pytest.fixture

@@ -19,10 +19,13 @@ from collections.abc import Iterable, Mapping
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 import orjson
 import psycopg
+import pymysql
+from pymysql.constants import FIELD_TYPE
 from target_dap_sql.target import TargetDapSql
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -39,11 +42,22 @@ def messages(*items: Mapping[str, Any]) -> bytes:
 
 
 class Database:
-    """One test database: its URL, a loader and a reader."""
+    """One test database: its URL, a loader and a reader.
+
+    Tables are named as streams name them (`canvas.accounts`); `table()` gives the SQL of
+    one in this database (on MySQL `canvas__accounts` in the URL's database). MySQL
+    sessions of the harness use ANSI_QUOTES, so tests quote names with double quotes on
+    every database.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.kind = "duckdb" if url.startswith("duckdb") else "postgresql"
+        if url.startswith("duckdb"):
+            self.kind, self.default_schema = "duckdb", "main"
+        elif url.startswith(("mysql", "mariadb")):
+            self.kind, self.default_schema = "mariadb", ""  # no schemas inside a database
+        else:
+            self.kind, self.default_schema = "postgresql", "public"
 
     def config(self, **settings: Any) -> dict[str, Any]:
         return {"database_url": self.url, **settings}
@@ -62,13 +76,54 @@ class Database:
             self.emitted = [json.loads(line) for line in out.getvalue().splitlines() if line]
         return self.emitted
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
+    def place(self, table: str) -> tuple[str, str]:
+        """(schema, table) of a stream's `schema.table` in this database."""
+        schema, name = table.split(".")
+        if self.kind == "mariadb":
+            return self.url.rsplit("/", 1)[1], f"{schema}__{name}" if schema else name
+        return schema, name
+
+    def table(self, table: str) -> str:
+        """A stream's `schema.table` as SQL (double-quoted) in this database."""
+        schema, name = (part.replace('"', '""') for part in self.place(table))
+        return f'"{name}"' if self.kind == "mariadb" else f'"{schema}"."{name}"'
+
+    def _mysql(self) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+        parts = urlsplit(self.url)
+        connection = pymysql.connect(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            database=parts.path.lstrip("/"),
+            charset="utf8mb4",
+            autocommit=True,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION sql_mode = 'ANSI_QUOTES', time_zone = '+00:00'")
+        return connection
+
+    def _fetch(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         if self.kind == "duckdb":
             path = self.url.split("://", 1)[1][1:]
             with duckdb.connect(path) as connection:
-                return connection.execute(sql).fetchall()
+                cursor = connection.execute(sql)
+                names = [d[0] for d in cursor.description or []]
+                return names, cursor.fetchall()
+        if self.kind == "mariadb":
+            with self._mysql() as connection, connection.cursor() as cursor:
+                cursor.execute(sql)
+                if not cursor.description:
+                    return [], []
+                names = [d[0] for d in cursor.description]
+                return names, [_from_mysql(cursor.description, row) for row in cursor.fetchall()]
         with psycopg.connect(self.url) as connection:
-            return connection.execute(sql.encode()).fetchall()
+            cursor = connection.execute(sql.encode())
+            names = [d.name for d in cursor.description or []]
+            return names, cursor.fetchall() if cursor.description else []
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return self._fetch(sql)[1]
 
     def execute(self, sql: str) -> None:
         if self.kind == "duckdb":
@@ -76,12 +131,16 @@ class Database:
             with duckdb.connect(path) as connection:
                 connection.execute(sql)
             return
+        if self.kind == "mariadb":
+            with self._mysql() as connection, connection.cursor() as cursor:
+                cursor.execute(sql)
+            return
         with psycopg.connect(self.url, autocommit=True) as connection:
             connection.execute(sql.encode())
 
     def columns(self, table: str) -> dict[str, tuple[str, bool]]:
         """{column: (type name, nullable)} as the database reports them."""
-        schema, name = table.split(".")
+        schema, name = self.place(table)
         rows = self.query(
             "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
             f"WHERE table_schema = '{schema}' AND table_name = '{name}' ORDER BY ordinal_position"
@@ -91,19 +150,27 @@ class Database:
     def rows(
         self, table: str, columns: Iterable[str] = ("*",), order: str = "id"
     ) -> list[dict[str, Any]]:
-        schema, name = table.split(".")
         selected = ", ".join(c if c == "*" else f'"{c}"' for c in columns)
-        sql = f'SELECT {selected} FROM "{schema}"."{name}" ORDER BY {order}'
-        if self.kind == "duckdb":
-            path = self.url.split("://", 1)[1][1:]
-            with duckdb.connect(path) as connection:
-                cursor = connection.execute(sql)
-                names = [d[0] for d in cursor.description]
-                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        with psycopg.connect(self.url) as connection:
-            cursor = connection.execute(sql.encode())
-            names = [d.name for d in cursor.description or []]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        names, rows = self._fetch(f"SELECT {selected} FROM {self.table(table)} ORDER BY {order}")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _from_mysql(description: Any, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A MySQL row in the Python forms PostgreSQL gives: booleans, aware UTC datetimes
+    (DATETIME holds UTC), times of day."""
+    values: list[Any] = []
+    for (_, type_code, _, size, *_), value in zip(description, row, strict=True):
+        if value is None:
+            values.append(value)
+        elif type_code == FIELD_TYPE.TINY and size == 1:
+            values.append(bool(value))
+        elif isinstance(value, datetime.datetime):
+            values.append(value.replace(tzinfo=datetime.UTC))
+        elif isinstance(value, datetime.timedelta):
+            values.append((datetime.datetime.min + value).time())
+        else:
+            values.append(value)
+    return tuple(values)
 
 
 def _non_null(prop: Mapping[str, Any]) -> Mapping[str, Any]:

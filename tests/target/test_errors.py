@@ -71,10 +71,8 @@ def test_bad_input_exits_with_one_clear_line(
 
 def test_hostile_names_load(db: Database) -> None:
     db.load(fixture("hostile_names"))
-    schema = 'we"ird'
-    table = "tab'le; drop"
-    quoted = '"' + schema.replace('"', '""') + '"."' + table + '"'
-    rows = db.query(f"SELECT * FROM {quoted}")
+    table = db.table("we\"ird.tab'le; drop")
+    rows = db.query(f"SELECT * FROM {table}")
     assert len(rows) == 1
     assert "it's" in rows[0]
     assert "long" in rows[0]

@@ -117,13 +117,13 @@ def test_batches_of_one_give_the_same_result(db: Database) -> None:
 
 def test_foreign_tap_stream_without_key_loads(db: Database) -> None:
     state = db.load(fixture("foreign_no_key"))
-    schema = "public" if db.kind == "postgresql" else "main"
-    rows = db.rows(f"{schema}.users", ["login", "score", "tags", "profile"], order="login")
+    table = f"{db.default_schema}.users"
+    rows = db.rows(table, ["login", "score", "tags", "profile"], order="login")
     assert [r["login"] for r in rows] == ["ann", "bob"]
     assert rows[0]["score"] == 1.5
     assert state == [{"users": "done"}]
     db.load(fixture("foreign_no_key"))  # no key: appended again
-    assert len(db.rows(f"{schema}.users", ["login"], order="login")) == 4
+    assert len(db.rows(table, ["login"], order="login")) == 4
 
 
 def test_default_target_schema_setting(db: Database) -> None:

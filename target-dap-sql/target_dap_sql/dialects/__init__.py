@@ -20,8 +20,13 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "postgresql+psycopg": ("postgres", "PostgresDialect"),
     "postgresql+psycopg2": ("postgres", "PostgresDialect"),
     "duckdb": ("duckdb", "DuckDBDialect"),
+    "mysql": ("mysql", "MySQLDialect"),
+    "mariadb": ("mysql", "MySQLDialect"),
 }
-SUPPORTED = "postgresql://user:password@host:port/database or duckdb:///path/to/file.duckdb"
+SUPPORTED = (
+    "postgresql://user:password@host:port/database, duckdb:///path/to/file.duckdb or "
+    "mysql://user:password@host:port/database (also mariadb://)"
+)
 
 
 def supported_schemes() -> list[str]:

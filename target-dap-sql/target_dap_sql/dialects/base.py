@@ -524,26 +524,24 @@ class Dialect(abc.ABC):
                 self.relax_not_null(table.qualified, columns[name])
         return bool(deletes)
 
-    def insert_rows(self, table: LoadTable, staged: str) -> str:
-        """The plain INSERT of the batch's non-delete rows (for `insert_new_keys`)."""
-        q = self.quote
-        columns = self.data_columns(table)
-        names = ", ".join(q(c) for c in (*columns, TABLE_VERSION, BATCHED_AT))
-        values = ", ".join(q(c) for c in (*columns, TABLE_VERSION))
-        return (
-            f"INSERT INTO {table.qualified} ({names}) SELECT {values}, CURRENT_TIMESTAMP "
-            f"FROM (SELECT * FROM {staged} WHERE {q(DELETED_AT)} IS NULL) AS d"
+    def insert_select(self, table: LoadTable) -> tuple[list[str], str]:
+        """(the columns an insert writes, `INSERT INTO t (...) SELECT ...` up to its FROM):
+        every data column and the table version from the staged rows, and the time."""
+        columns = [*self.data_columns(table), TABLE_VERSION, BATCHED_AT]
+        names = ", ".join(self.quote(c) for c in columns)
+        values = ", ".join(self.quote(c) for c in columns[:-1])
+        return columns, (
+            f"INSERT INTO {table.qualified} ({names}) SELECT {values}, CURRENT_TIMESTAMP"
         )
 
+    def insert_rows(self, table: LoadTable, staged: str) -> str:
+        """The plain INSERT of the batch's non-delete rows (for `insert_new_keys`)."""
+        _, insert = self.insert_select(table)
+        return f"{insert} FROM (SELECT * FROM {staged} WHERE {self.quote(DELETED_AT)} IS NULL) AS d"
+
     def _append(self, table: LoadTable, staged: str) -> None:
-        q = self.quote
-        columns = self.data_columns(table)
-        names = ", ".join(q(c) for c in (*columns, TABLE_VERSION, BATCHED_AT))
-        values = ", ".join(q(c) for c in (*columns, TABLE_VERSION))
-        self.execute(
-            f"INSERT INTO {table.qualified} ({names}) SELECT {values}, CURRENT_TIMESTAMP "
-            f"FROM {staged} ORDER BY {q(LINE)}"
-        )
+        _, insert = self.insert_select(table)
+        self.execute(f"{insert} FROM {staged} ORDER BY {self.quote(LINE)}")
 
     def _upsert(self, table: LoadTable, staged: str, *, has_deletes: bool) -> None:
         """Per key: upsert its last record that is not a delete, then apply its last delete.

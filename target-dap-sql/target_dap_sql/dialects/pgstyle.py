@@ -30,14 +30,8 @@ class PostgresStyleMerge(Dialect):
     def upsert(self, table: LoadTable, staged: str, *, deduplicate: bool) -> None:
         q = self.quote
         keys = ", ".join(q(k) for k in table.key)
-        columns = self.data_columns(table)
-        names = ", ".join(q(c) for c in (*columns, TABLE_VERSION, BATCHED_AT))
-        values = ", ".join(q(c) for c in (*columns, TABLE_VERSION))
-        updates = ", ".join(
-            f"{q(c)} = excluded.{q(c)}"
-            for c in (*columns, TABLE_VERSION, BATCHED_AT)
-            if c not in table.key
-        )
+        columns, insert = self.insert_select(table)
+        updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in columns if c not in table.key)
         live = f"{q(DELETED_AT)} IS NULL"
         # Sorting for DISTINCT ON is most of a merge; a batch whose keys are all distinct
         # (the usual case) needs none.
@@ -47,10 +41,7 @@ class PostgresStyleMerge(Dialect):
             if deduplicate
             else f"(SELECT * FROM {staged} WHERE {live})"
         )
-        self.execute(
-            f"INSERT INTO {table.qualified} ({names}) SELECT {values}, CURRENT_TIMESTAMP "
-            f"FROM {source} AS d ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-        )
+        self.execute(f"{insert} FROM {source} AS d ON CONFLICT ({keys}) DO UPDATE SET {updates}")
 
     def apply_deletes(self, table: LoadTable, staged: str, *, deduplicate: bool) -> None:
         q = self.quote
