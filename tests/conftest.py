@@ -86,6 +86,20 @@ def mariadb_url() -> Iterator[str]:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+# Every database the target supports: a new dialect is one more entry here (and in
+# `database_url_for`), and every test parametrized by it runs on the new database too.
+DATABASES = ["postgresql", "duckdb", "mariadb"]
+
+
+def database_url_for(kind: str, request: pytest.FixtureRequest, folder: Path) -> str:
+    """A new, empty database of a kind in DATABASES (a server's is dropped after the test)."""
+    if kind == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    if kind == "mariadb":
+        return str(request.getfixturevalue("mariadb_url"))
+    return f"duckdb:///{folder / 'warehouse.duckdb'}"
+
+
 @pytest.fixture
 def dap_sim_factory(tmp_path: Path) -> Iterator[Callable[..., SimServer]]:
     """Start dap-sim servers with chosen options; all are stopped after the test.

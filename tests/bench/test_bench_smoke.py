@@ -2,35 +2,42 @@
 
 No official client, no target-postgres and no `meltano run` (their installs take minutes,
 and the end-to-end tests install Meltano's plugins at the same time); scenarios 1-4 on a
-small dataset through the plain pipe, so CI proves the harness works. Speed itself is not
-asserted here.
+small dataset through the plain pipe, into PostgreSQL, DuckDB and MariaDB, so CI proves the
+harness works. Speed itself is not asserted here.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import MYSQL_ADMIN_URL, PG_ADMIN_URL
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_quick_bench_measures_our_tools(postgres_url: str, tmp_path: Path) -> None:
-    # postgres_url: skips locally, fails under CI, when PostgreSQL is down; the harness
-    # creates and drops its own databases through the admin URL
-    out = tmp_path / "results"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--rows", "3000", "--scenarios", "1,2,3,4",
+def _quick_bench(out: Path, scenarios: str, mysql_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--rows", "3000", "--scenarios", scenarios,
          "--no-official", "--no-target-postgres", "--no-meltano", "--postgres", PG_ADMIN_URL,
-         "--sim-cache", "", "--out", str(out)],
+         "--mysql", mysql_url, "--sim-cache", "", "--out", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
+
+
+def test_quick_bench_measures_our_tools(
+    postgres_url: str, mariadb_url: str, tmp_path: Path
+) -> None:
+    # postgres_url, mariadb_url: skip locally, fail under CI, when a server is down; the
+    # harness creates and drops its own databases through the admin URLs
+    out = tmp_path / "results"
+    done = _quick_bench(out, "1,2,3,4", MYSQL_ADMIN_URL)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "== scenario 4 done" in done.stdout  # progress as it goes
     results = json.loads((out / "latest.json").read_text())
@@ -47,7 +54,7 @@ def test_quick_bench_measures_our_tools(postgres_url: str, tmp_path: Path) -> No
     batch = rows[("1 tap alone", "tap-dap (BATCH jsonl.gz) > /dev/null")]
     assert batch["wall_s"] is not None or batch["note"].startswith("not supported")
 
-    for database in ("PostgreSQL", "DuckDB"):
+    for database in ("PostgreSQL", "DuckDB", "MariaDB"):
         target = rows[("2 target alone", f"target-dap-sql < file -> {database}")]
         assert target["note"] == "", target["note"]  # no row-count mismatch, no failure
         assert target["peak_rss_mb"]["target-dap-sql"] > 10
@@ -58,6 +65,12 @@ def test_quick_bench_measures_our_tools(postgres_url: str, tmp_path: Path) -> No
     floor = rows[("3 initial load", "PostgreSQL COPY (floor)")]
     assert floor["rows_per_s"] > 0
     assert initial["vs_copy"] == pytest.approx(initial["rows_per_s"] / floor["rows_per_s"], 0.01)
+
+    mariadb = rows[("3 initial load, MariaDB", "tap-dap | target-dap-sql")]
+    assert mariadb["rows"] == 3000
+    assert mariadb["note"] == "", mariadb["note"]  # the rows of the snapshot, all live
+    assert mariadb["vs_copy"] is None  # the floor is PostgreSQL's COPY: no MariaDB ratio
+    assert mariadb["peak_rss_mb"]["target-dap-sql"] > 10
 
     batched = rows.get(("3 initial load", "tap-dap (BATCH) | target-dap-sql"))
     if batched is not None:  # present when the tap sends BATCH
@@ -77,3 +90,18 @@ def test_quick_bench_measures_our_tools(postgres_url: str, tmp_path: Path) -> No
     )  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
     assert table[0] in again.stdout  # the same table, printed again from the JSON
+
+
+def test_mariadb_rows_fail_when_the_server_is_down(postgres_url: str, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = _quick_bench(tmp_path / "results", "2", f"mysql://root:s3cret@127.0.0.1:{port}")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((tmp_path / "results" / "latest.json").read_text())["results"]
+    notes = {r["tool"]: r["note"] for r in results}
+    assert notes["target-dap-sql < file -> PostgreSQL"] == ""
+    mariadb = notes["target-dap-sql < file -> MariaDB"]  # the row is there, saying why
+    assert mariadb.startswith(f"failed: cannot connect to MariaDB at 127.0.0.1:{port}"), mariadb
+    assert "--no-mariadb" in mariadb
+    assert "s3cret" not in done.stdout + done.stderr

@@ -8,7 +8,7 @@ must hold DAP's `until` bookmark.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from tap_dap.sim.dataset import Dataset
 from tap_dap.sim.testing import SimServer
 from tap_dap.sim.timefmt import iso_millis
 
+from tests.conftest import DATABASES, database_url_for
 from tests.e2e.meltano_harness import MeltanoProject, assert_matches_dump, install_plugins
 from tests.target.harness import Database
 
@@ -37,12 +38,9 @@ def _plugins_installed() -> None:
     install_plugins()
 
 
-@pytest.fixture(params=["postgresql", "duckdb"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "postgresql":
-        yield request.getfixturevalue("postgres_url")
-    else:
-        yield f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url_for(request.param, request, tmp_path)
 
 
 def batch_settings(batches: Path) -> dict[str, Any]:
@@ -89,7 +87,7 @@ def test_snapshot_advance_increment(
 
     sim.advance(schema_changes=SCHEMA_CHANGES)
     output = project.run(**settings)
-    assert "Evolved table canvas.courses" in output
+    assert f"Evolved table {'.'.join(database.place('canvas.courses'))}" in output
     schemas = project.discovered_schemas()
     assert_matches_dump(database, sim, schemas, streams, soft_deletes=not hard_delete)
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from tap_dap.sim.testing import SimServer
 
+from tests.conftest import DATABASES, database_url_for
 from tests.e2e.meltano_harness import BIN, assert_matches_dump
 from tests.e2e.test_meltano_run import SCHEMA_CHANGES
 from tests.target.harness import Database
@@ -59,7 +60,7 @@ def discover(workdir: Path, tap: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["tap_stream_id"]: s["schema"] for s in json.loads(out)["streams"]}
 
 
-@pytest.mark.parametrize("kind", ["postgresql", "duckdb"])
+@pytest.mark.parametrize("kind", DATABASES)
 @pytest.mark.parametrize("variant", ["soft", "hard", "soft-batch"])
 def test_pipe_snapshot_advance_increment(
     request: pytest.FixtureRequest,
@@ -70,11 +71,7 @@ def test_pipe_snapshot_advance_increment(
 ) -> None:
     hard_delete = variant == "hard"
     sim = dap_sim_factory(scale=1000)
-    url = (
-        request.getfixturevalue("postgres_url")
-        if kind == "postgresql"
-        else f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    )
+    url = database_url_for(kind, request, tmp_path)
     tap: dict[str, Any] = {
         "base_url": sim.base_url,
         "client_id": sim.client_id,

@@ -144,8 +144,9 @@ def assert_table_truth(
     for stream in streams:
         namespace, table = stream.split("-", 1)
         key = next(iter(schemas[stream].get("required") or ["id"]))
+        sql_table = database.table(f"{namespace}.{table}")
         ((rows, keys),) = database.query(
-            f'SELECT count(*), count(DISTINCT "{key}") FROM "{namespace}"."{table}"'
+            f'SELECT count(*), count(DISTINCT "{key}") FROM {sql_table}'
         )
         assert rows == keys, f"{stream}: {rows} rows for {keys} keys: a row was loaded twice"
 
@@ -168,9 +169,15 @@ def assert_bookmarks_not_ahead(
     return saved
 
 
-def blocked_sessions(url: str) -> int:
-    """Sessions of a PostgreSQL database waiting for a lock."""
-    with psycopg.connect(url, autocommit=True) as watcher:
+def blocked_sessions(database: Database) -> int:
+    """Sessions of the database waiting for a lock (PostgreSQL, MariaDB)."""
+    if database.kind == "mariadb":
+        ((count,),) = database.query(
+            "SELECT count(*) FROM information_schema.PROCESSLIST WHERE DB = database() "
+            "AND STATE LIKE 'Waiting for table%lock'"
+        )
+        return int(count)
+    with psycopg.connect(database.url, autocommit=True) as watcher:
         row = watcher.execute(
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"

@@ -4,12 +4,14 @@ One pipeline's life per database: a snapshot run killed during its job wait, the
 killed mid-file, the next (which resumes that file's job) killed between two tables, then
 a run to the end; after four advances of the simulator (one with schema changes) the
 increment runs are killed during a schema change, mid-file and mid-merge before one ends.
-A kill point is recognised by a line of the run's output or, on PostgreSQL, by a statement
-of the target blocked on a lock the test holds (DuckDB takes no lock from outside, so there
-the kill follows the line that says the step began or ended). Meltano and both plugins die
-together. After each kill no bookmark Meltano kept may be ahead of the rows; a later run
-resumes each job the state names; after each complete run every table equals `dap-sim
-dump`, each key once, with every bookmark at the simulator's current epoch.
+A kill point is recognised by a line of the run's output or, on PostgreSQL and MariaDB, by
+a statement of the target blocked on a lock the test holds (DuckDB takes no lock from
+outside, so there the kill follows the line that says the step began or ended; on MariaDB
+the schema change is killed after its ALTER committed, before the rows that need it).
+Meltano and both plugins die together. After each kill no bookmark Meltano kept may be
+ahead of the rows; a later run resumes each job the state names; after each complete run
+every table equals `dap-sim dump`, each key once, with every bookmark at the simulator's
+current epoch.
 
 A run after a crash needs `meltano run --force`: Meltano otherwise refuses to start a
 pipeline whose last run has not ended (until, five minutes on, it declares that run dead).
@@ -29,6 +31,7 @@ import psycopg
 import pytest
 from tap_dap.sim.testing import SimServer
 
+from tests.conftest import DATABASES
 from tests.e2e.meltano_harness import MeltanoProject
 from tests.reliability.pipeline import (
     STREAMS,
@@ -73,35 +76,37 @@ class Step:
     finished: list[str] = field(default_factory=list)  # streams bookmarked at the new epoch
 
 
-def both(kill: Kill | None) -> dict[str, Kill | None]:
-    return {"postgresql": kill, "duckdb": kill}
+def everywhere(kill: Kill | None) -> dict[str, Kill | None]:
+    return dict.fromkeys(DATABASES, kill)
 
 
 LIFE = [
     Step(
         "snapshot killed during its job wait",
-        both(Kill(line=r"canvas-users: snapshot job \S+ submitted")),
+        everywhere(Kill(line=r"canvas-users: snapshot job \S+ submitted")),
         sim_options={"job_latency": 5.0, **SNAPSHOT_FILES},
         settings=SNAPSHOT_BATCHES,
     ),
     Step(
         "snapshot killed mid-file",  # the 6th batch of 100 submissions: in the 2nd file
-        both(Kill(line=r"Merged 100 records into canvas\.submissions", count=6)),
+        everywhere(Kill(line=r"Merged 100 records into (\S+\.)?canvas(\.|__)submissions", count=6)),
         sim_options={"job_latency": 0.0},
         settings=SNAPSHOT_BATCHES,
         resumable="canvas-submissions",
     ),
     Step(
         "resumed snapshot killed between two tables",
-        both(Kill(line=r"Activated version \d+ of canvas\.submissions")),
+        everywhere(Kill(line=r"Activated version \d+ of (\S+\.)?canvas(\.|__)submissions")),
         settings=SNAPSHOT_BATCHES,
     ),
-    Step("snapshot run to the end", both(None)),
+    Step("snapshot run to the end", everywhere(None)),
     Step(
         "increment killed during a schema change",
         {
             "postgresql": Kill(lock="canvas.courses"),
             "duckdb": Kill(line=r"Evolved table canvas\.courses"),
+            # DDL commits by itself in MySQL: killed between the ALTER and its rows
+            "mariadb": Kill(line=r"Evolved table \S+\.canvas__courses"),
         },
         sim_options=INCREMENT_FILES,
         settings=INCREMENT_BATCHES,
@@ -109,7 +114,7 @@ LIFE = [
     ),
     Step(
         "increment killed mid-file",
-        both(Kill(line=r"Merged 20 records into canvas\.submissions", count=2)),
+        everywhere(Kill(line=r"Merged 20 records into (\S+\.)?canvas(\.|__)submissions", count=2)),
         settings=INCREMENT_BATCHES,
         resumable="canvas-submissions",
         # their last records (fewer than a batch) must not hold back the bookmarks after them
@@ -121,18 +126,27 @@ LIFE = [
             "postgresql": Kill(lock="canvas.submissions"),
             # the last batch of the table is merged as the tap says the table is done
             "duckdb": Kill(line=r"canvas-submissions: incremental done"),
+            "mariadb": Kill(lock="canvas.submissions"),
         },
         settings={"target_dap_sql_batch_size_rows": 1000},
     ),
-    Step("increment run to the end", both(None)),
+    Step("increment run to the end", everywhere(None)),
 ]
 
 
 @contextmanager
 def holding_lock(database: Database, table: str) -> Iterator[None]:
-    """An ACCESS EXCLUSIVE lock on `table` from another session, released on exit."""
+    """An exclusive lock on `table` from another session, released on exit."""
+    if database.kind == "mariadb":
+        with database.session() as session, session.cursor() as cursor:
+            cursor.execute(f"LOCK TABLES {database.table(table)} WRITE")
+            try:
+                yield
+            finally:
+                cursor.execute("UNLOCK TABLES")
+        return
     with psycopg.connect(database.url) as session:
-        session.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE".encode())
+        session.execute(f"LOCK TABLE {database.table(table)} IN ACCESS EXCLUSIVE MODE".encode())
         try:
             yield
         finally:
@@ -143,7 +157,7 @@ def wait_for_blocked_target(database: Database, run: LiveRun, timeout: float = 1
     """Until a session of the target waits for the test's lock."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if blocked_sessions(database.url):
+        if blocked_sessions(database):
             return
         if run.process.poll() is not None:
             raise AssertionError(f"the run ended before it blocked:\n{run.output[-4000:]}")
@@ -180,7 +194,7 @@ def assert_jobs_resumed(output: str, jobs: dict[str, str], step: Step) -> None:
             assert f"resuming job {job_id}" in output, f"{step.name}: {stream} did not resume"
 
 
-@pytest.mark.parametrize("database_url", ["postgresql", "duckdb"], indirect=True)
+@pytest.mark.parametrize("database_url", DATABASES, indirect=True)
 def test_a_pipeline_killed_again_and_again_ends_equal_to_the_truth(
     dap_sim_factory: Callable[..., SimServer], database_url: str, tmp_path: Path
 ) -> None:

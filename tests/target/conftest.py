@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import DATABASES, database_url_for
 from tests.target.harness import Database
 
 
-@pytest.fixture(params=["postgresql", "duckdb", "mariadb"])
+@pytest.fixture(params=DATABASES)
 def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Database:
     """An empty database of each kind, and helpers to load into it and read it back."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-    elif request.param == "mariadb":
-        url = request.getfixturevalue("mariadb_url")
-    else:
-        url = f"duckdb:///{tmp_path_factory.mktemp('duckdb') / 'target.duckdb'}"
-    return Database(url)
+    return Database(database_url_for(request.param, request, tmp_path_factory.mktemp("db")))

@@ -78,7 +78,7 @@ class Database:
 
     def place(self, table: str) -> tuple[str, str]:
         """(schema, table) of a stream's `schema.table` in this database."""
-        schema, name = table.split(".")
+        schema, name = table.split(".", 1)
         if self.kind == "mariadb":
             return self.url.rsplit("/", 1)[1], f"{schema}__{name}" if schema else name
         return schema, name
@@ -88,7 +88,12 @@ class Database:
         schema, name = (part.replace('"', '""') for part in self.place(table))
         return f'"{name}"' if self.kind == "mariadb" else f'"{schema}"."{name}"'
 
-    def _mysql(self) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+    def as_text(self, value: str) -> str:
+        """SQL of ``value`` cast to text."""
+        return f"CAST({value} AS {'CHAR' if self.kind == 'mariadb' else 'VARCHAR'})"
+
+    def session(self) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+        """A MySQL session of the harness (ANSI_QUOTES, UTC, autocommit)."""
         parts = urlsplit(self.url)
         connection = pymysql.connect(
             host=parts.hostname,
@@ -111,7 +116,7 @@ class Database:
                 names = [d[0] for d in cursor.description or []]
                 return names, cursor.fetchall()
         if self.kind == "mariadb":
-            with self._mysql() as connection, connection.cursor() as cursor:
+            with self.session() as connection, connection.cursor() as cursor:
                 cursor.execute(sql)
                 if not cursor.description:
                     return [], []
@@ -132,7 +137,7 @@ class Database:
                 connection.execute(sql)
             return
         if self.kind == "mariadb":
-            with self._mysql() as connection, connection.cursor() as cursor:
+            with self.session() as connection, connection.cursor() as cursor:
                 cursor.execute(sql)
             return
         with psycopg.connect(self.url, autocommit=True) as connection:

@@ -15,12 +15,12 @@ What MySQL lacks, and how we live with it:
 - DDL commits by itself: each evolution is one `ALTER TABLE` committed before data, and
   `read_table` + `plan_evolution` carry on from whatever a killed run left. A NOT NULL
   column relaxed by a record commits the (still empty) batch transaction.
-- `LOAD DATA LOCAL` turns bad values into warnings (it cannot stop the file's transfer):
-  the session is strict, and any warning of the load fails the batch naming the column
-  and the input line of the row it cites.
-- No `ON CONFLICT`: `INSERT ... SELECT ... ORDER BY line ON DUPLICATE KEY UPDATE c =
-  VALUES(c)` (the row alias of MySQL 8.0.19+ does not exist in MariaDB); later rows of a
-  key update earlier ones, so the last wins.
+- `LOAD DATA LOCAL` turns bad values into warnings (it cannot stop the file's transfer)
+  and stores them changed or drops their rows: any warning, or fewer rows than the CSV
+  holds, fails the batch naming the column and the input line of the row it cites.
+- No `ON CONFLICT`: `INSERT ... SELECT ... FROM staged AS s ORDER BY line ON DUPLICATE KEY
+  UPDATE c = s.c` (not the deprecated `VALUES(c)`, nor MySQL 8's row alias, which MariaDB
+  lacks); later rows of a key update earlier ones, so the last wins.
 - No `DISTINCT ON`, and MySQL cannot name a temporary table twice in one query: the last
   record of a repeated key comes from `ROW_NUMBER()` into a second temporary table.
 - No named enum types: `ENUM(...)` inline, members appended by `MODIFY COLUMN` with the
@@ -447,10 +447,10 @@ class MySQLDialect(Dialect):
         dq = standard_quote  # the reader's SQL is DuckDB's
         values = ", ".join(_csv_value(dq(f.name), c.kind) for f, c in pairs)
         try:
-            self.reader.execute(
+            ((written,),) = self.reader.execute(
                 f"COPY (SELECT {dq(LINE)}, {dq(TABLE_VERSION)}, {values} FROM "
                 f"({stage.read_sql(fields)})) TO '{csv_path}' ({_DUCKDB_CSV})"
-            )
+            ).fetchall()
         except duckdb.Error as error:
             raise stage.read_error(self.reader, fields, error) from error
         q = self.quote
@@ -464,12 +464,12 @@ class MySQLDialect(Dialect):
         names = ", ".join(q(n) for n in (LINE, TABLE_VERSION, *(c.name for c in columns)))
         try:
             with self.connection.cursor() as cursor:
-                cursor.execute(
+                loaded = cursor.execute(
                     f"LOAD DATA LOCAL INFILE {self.literal(str(csv_path))} INTO TABLE "
                     f"{relation} {_LOAD_CSV} ({names})"
                 )
                 warnings = cursor.warning_count
-            if warnings:
+            if warnings or loaded != written:  # a warning may also have dropped a row
                 raise self._load_warning(table, stage, csv_path)
         finally:
             csv_path.unlink(missing_ok=True)
@@ -484,6 +484,12 @@ class MySQLDialect(Dialect):
         if row is None and (only := _ROW_ONLY.search(message)):
             row = int(only.group(1))
         column = f", column {match.group(1)!r}" if match else ""
+        kinds = {c.name.lower(): c.kind for c in table.columns}
+        if match and kinds.get(match.group(1).lower()) in (Kind.TIMESTAMP, Kind.DATE):
+            # DuckDB's reader checked the syntax: what is left is a year out of range
+            message += (
+                " (the date is outside what MySQL holds: years 1000 to 9999, on MariaDB 1 to 9999)"
+            )
         position = _csv_line_of_row(csv_path, row) if row else None
         if position is None:
             return TargetError(f"{table.label()}{column}: {message}", line=stage.input_line(1))
@@ -514,11 +520,17 @@ class MySQLDialect(Dialect):
     def upsert(self, table: LoadTable, staged: str, *, deduplicate: bool) -> None:
         q = self.quote
         columns, insert = self.insert_select(table)
-        updates = ", ".join(f"{q(c)} = VALUES({q(c)})" for c in columns if c not in table.key)
+        # The staged row's own columns: VALUES() is deprecated in MySQL 8, and its row
+        # alias (`AS new`) does not exist in MariaDB.
+        updates = ", ".join(
+            f"{q(c)} = CURRENT_TIMESTAMP" if c == BATCHED_AT else f"{q(c)} = s.{q(c)}"
+            for c in columns
+            if c not in table.key
+        )
         # Rows in input order: a later row of a key updates the one before it.
-        order = f" ORDER BY {q(LINE)}" if deduplicate else ""
+        order = f" ORDER BY s.{q(LINE)}" if deduplicate else ""
         self.execute(
-            f"{insert} FROM {staged} WHERE {q(DELETED_AT)} IS NULL{order} "
+            f"{insert} FROM {staged} AS s WHERE s.{q(DELETED_AT)} IS NULL{order} "
             f"ON DUPLICATE KEY UPDATE {updates}"
         )
 
