@@ -1,14 +1,14 @@
-"""Benchmark target-dap-sql alone: recorded Singer input into PostgreSQL and DuckDB.
+"""Benchmark target-dap-sql alone: recorded Singer input into PostgreSQL, DuckDB, MariaDB.
 
-    .venv/bin/python tests/target/bench.py [--rows 500000] [--postgres URL]
-        [--databases postgresql duckdb] [--modes record batch] [--json out.json]
+    .venv/bin/python tests/target/bench.py [--rows 500000] [--postgres URL] [--mysql URL]
+        [--databases postgresql duckdb mariadb] [--modes record batch] [--json out.json]
 
 Generates submissions-shaped input once (the DAP `submissions` schema, every value of its
 type, strings of 4-30 characters, 15% nulls; a pool of distinct records repeated under
 new keys, so that millions of rows generate in seconds), in two forms with the same
 rows: RECORD messages, and BATCH messages over gzip JSON-lines files as tap-dap writes
-them. Then times `target-dap-sql` on each into a fresh PostgreSQL database and a fresh
-DuckDB file, and prints rows/s, the target's CPU time (the database server's own is not
+them. Then times `target-dap-sql` on each into a fresh PostgreSQL database, a fresh
+DuckDB file and a fresh MariaDB database, and prints rows/s, the target's CPU time (the database server's own is not
 included) and the target's own peak RSS. Not part of `make test` (speed goals live in
 benchmarks, not in timed tests).
 """
@@ -28,9 +28,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import psycopg
+import pymysql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.target.singer_data import DAP_SCHEMAS, load_dap_table, sample_record
@@ -112,11 +114,25 @@ def run(config: dict[str, object], data: Path, workdir: Path) -> tuple[float, fl
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+def mysql(admin_url: str, sql: str) -> None:
+    """One statement on the MySQL server of `admin_url` (no database in the URL)."""
+    parts = urlsplit(admin_url)
+    with pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        autocommit=True,
+    ) as admin, admin.cursor() as cursor:
+        cursor.execute(sql)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--databases", nargs="+", default=["postgresql", "duckdb"])
+    parser.add_argument("--mysql", default="mysql://root@127.0.0.1:3306")
+    parser.add_argument("--databases", nargs="+", default=["postgresql", "duckdb", "mariadb"])
     parser.add_argument("--modes", nargs="+", default=["record", "batch"])
     parser.add_argument("--batch-file-rows", type=int, default=100_000)
     parser.add_argument("--json", type=Path, help="also write the results to this file")
@@ -141,11 +157,14 @@ def main() -> None:
         print(f"{args.rows:,} rows; {sizes}")
         for database in args.databases:
             for mode in args.modes:
+                name = f"bench_{uuid.uuid4().hex[:8]}"
                 if database == "postgresql":
-                    name = f"bench_{uuid.uuid4().hex[:8]}"
                     with psycopg.connect(args.postgres, autocommit=True) as admin:
                         admin.execute(f'CREATE DATABASE "{name}"')
                     url = args.postgres.rsplit("/", 1)[0] + "/" + name
+                elif database == "mariadb":
+                    mysql(args.mysql, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+                    url = f"{args.mysql.rstrip('/')}/{name}"
                 else:
                     url = f"duckdb:///{workdir / f'bench-{mode}.duckdb'}"
                 try:
@@ -154,6 +173,8 @@ def main() -> None:
                     if database == "postgresql":
                         with psycopg.connect(args.postgres, autocommit=True) as admin:
                             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    elif database == "mariadb":
+                        mysql(args.mysql, f"DROP DATABASE IF EXISTS `{name}`")
                 rate = args.rows / seconds
                 print(
                     f"{database:>10} {mode:>6}: {seconds:7.1f} s  {rate:9,.0f} rows/s  "

@@ -37,7 +37,10 @@ import contextlib
 import csv
 import dataclasses
 import hashlib
+import os
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
@@ -415,7 +418,7 @@ class MySQLDialect(Dialect):
                 config={
                     "memory_limit": self.options.duckdb_memory_limit,
                     "threads": self.options.duckdb_threads,
-                    "preserve_insertion_order": False,
+                    "preserve_insertion_order": False,  # see _load_warning
                 },
             )
             self._reader.execute("SET TimeZone = 'UTC'")
@@ -438,22 +441,14 @@ class MySQLDialect(Dialect):
         ]
 
     def load_stage(self, table: LoadTable, stage: Stage) -> str:
-        """Spool -> DuckDB -> CSV -> LOAD DATA LOCAL into a temporary staging table."""
+        """Spool -> DuckDB -> CSV -> LOAD DATA LOCAL into a temporary staging table.
+
+        The CSV flows through a named pipe: DuckDB writes it while the server loads it, so
+        the two overlap on the two cores (as a file, one waited for the other).
+        """
         assert isinstance(stage, MySQLStage)
-        relation = stage.relation
+        q, relation = self.quote, stage.relation
         pairs = self._fields(table)
-        fields = [f for f, _ in pairs]
-        csv_path = stage.path.with_suffix(".csv")
-        dq = standard_quote  # the reader's SQL is DuckDB's
-        values = ", ".join(_csv_value(dq(f.name), c.kind) for f, c in pairs)
-        try:
-            ((written,),) = self.reader.execute(
-                f"COPY (SELECT {dq(LINE)}, {dq(TABLE_VERSION)}, {values} FROM "
-                f"({stage.read_sql(fields)})) TO '{csv_path}' ({_DUCKDB_CSV})"
-            ).fetchall()
-        except duckdb.Error as error:
-            raise stage.read_error(self.reader, fields, error) from error
-        q = self.quote
         columns = [c for _, c in pairs]
         typed = ", ".join(f"{q(c.name)} {c.db_type}" for c in columns)
         self.execute(f"DROP TEMPORARY TABLE IF EXISTS {relation}")
@@ -462,27 +457,66 @@ class MySQLDialect(Dialect):
             f"{q(TABLE_VERSION)} BIGINT, {typed}) DEFAULT CHARSET=utf8mb4"
         )
         names = ", ".join(q(n) for n in (LINE, TABLE_VERSION, *(c.name for c in columns)))
+        pipe = stage.path.with_suffix(".csv")
+        if not pipe.exists():
+            os.mkfifo(pipe)
+        writer = CsvWriter(self.reader, self._csv_sql(stage, pairs), pipe)
         try:
             with self.connection.cursor() as cursor:
                 loaded = cursor.execute(
-                    f"LOAD DATA LOCAL INFILE {self.literal(str(csv_path))} INTO TABLE "
+                    f"LOAD DATA LOCAL INFILE {self.literal(str(pipe))} INTO TABLE "
                     f"{relation} {_LOAD_CSV} ({names})"
                 )
                 warnings = cursor.warning_count
-            if warnings or loaded != written:  # a warning may also have dropped a row
-                raise self._load_warning(table, stage, csv_path)
-        finally:
-            csv_path.unlink(missing_ok=True)
+        except BaseException:
+            writer.finish(load_failed=True)
+            raise
+        writer.finish(load_failed=False)
+        if writer.error is not None:
+            raise stage.read_error(self.reader, [f for f, _ in pairs], writer.error)
+        if warnings or loaded != writer.written:  # a warning may also have dropped a row
+            raise self._load_warning(table, stage, pairs, f"{relation} {_LOAD_CSV} ({names})")
         return relation
 
-    def _load_warning(self, table: LoadTable, stage: MySQLStage, csv_path: Path) -> TargetError:
-        """The first warning of a LOAD DATA as an error naming its column and input line."""
-        warnings = self.execute("SHOW WARNINGS LIMIT 1")
-        message = str(warnings[0][2]) if warnings else "the server warned"
-        match = _WARNING_AT_ROW.search(message)
-        row = int(match.group(2)) if match else None
-        if row is None and (only := _ROW_ONLY.search(message)):
-            row = int(only.group(1))
+    def _csv_sql(self, stage: SpoolStage, pairs: list[tuple[Field, Column]]) -> str:
+        """DuckDB's SELECT of the batch as the CSV's fields: line, version, columns."""
+        dq = standard_quote  # the reader's SQL is DuckDB's
+        values = ", ".join(_csv_value(dq(f.name), c.kind) for f, c in pairs)
+        read = stage.read_sql([f for f, _ in pairs])
+        return f"SELECT {dq(LINE)}, {dq(TABLE_VERSION)}, {values} FROM ({read})"
+
+    def _load_warning(
+        self,
+        table: LoadTable,
+        stage: MySQLStage,
+        pairs: list[tuple[Field, Column]],
+        into: str,
+    ) -> TargetError:
+        """The first warning of a LOAD DATA as an error naming its column and input line.
+
+        The server names a row by its number in the CSV, whose order DuckDB's parallel
+        writer does not keep from one run to the next: the batch is written once more to a
+        file in a fixed order and loaded again (into the emptied staging table), so that
+        the warning's row is found in that file.
+        """
+        self.reader.execute("SET preserve_insertion_order = true")
+        csv_file = stage.path.with_suffix(".rows.csv")
+        try:
+            self.reader.execute(
+                f"COPY ({self._csv_sql(stage, pairs)}) TO '{csv_file}' ({_DUCKDB_CSV})"
+            )
+            self.execute(f"DELETE FROM {stage.relation}")
+            self.execute(f"LOAD DATA LOCAL INFILE {self.literal(str(csv_file))} INTO TABLE {into}")
+            warnings = self.execute("SHOW WARNINGS LIMIT 1")
+            message = str(warnings[0][2]) if warnings else "the server loaded fewer rows than sent"
+            match = _WARNING_AT_ROW.search(message)
+            row = int(match.group(2)) if match else None
+            if row is None and (only := _ROW_ONLY.search(message)):
+                row = int(only.group(1))
+            position = _csv_line_of_row(csv_file, row) if row else None
+        finally:
+            csv_file.unlink(missing_ok=True)
+            self.reader.execute("SET preserve_insertion_order = false")
         column = f", column {match.group(1)!r}" if match else ""
         kinds = {c.name.lower(): c.kind for c in table.columns}
         if match and kinds.get(match.group(1).lower()) in (Kind.TIMESTAMP, Kind.DATE):
@@ -490,7 +524,6 @@ class MySQLDialect(Dialect):
             message += (
                 " (the date is outside what MySQL holds: years 1000 to 9999, on MariaDB 1 to 9999)"
             )
-        position = _csv_line_of_row(csv_path, row) if row else None
         if position is None:
             return TargetError(f"{table.label()}{column}: {message}", line=stage.input_line(1))
         return TargetError(
@@ -611,3 +644,54 @@ def _csv_line_of_row(path: Path, row: int) -> int | None:
             if number == row:
                 return int(fields[0]) if fields and fields[0].isdigit() else None
     return None
+
+
+class CsvWriter:
+    """DuckDB writing a SELECT as CSV into a named pipe, on a thread of its own.
+
+    The thread first opens the pipe for writing, which waits for the load to open it for
+    reading, and holds it open while DuckDB writes: the load sees the end of the file only
+    once DuckDB is done, also when DuckDB fails before it opens the pipe itself. `finish`
+    releases a thread still waiting (the load failed before reading), stops DuckDB if the
+    load failed midway, and reads away whatever no one read.
+    """
+
+    def __init__(self, reader: duckdb.DuckDBPyConnection, select: str, pipe: Path) -> None:
+        self.pipe = pipe
+        self.reader = reader
+        self.written = 0
+        self.error: duckdb.Error | None = None
+        self._abandoned = False
+        self._thread = threading.Thread(
+            target=self._write, args=(select,), name="csv-writer", daemon=True
+        )
+        self._thread.start()
+
+    def _write(self, select: str) -> None:
+        holder = os.open(self.pipe, os.O_WRONLY)  # waits for a reader
+        try:
+            if not self._abandoned:
+                ((self.written,),) = self.reader.execute(
+                    f"COPY ({select}) TO '{self.pipe}' ({_DUCKDB_CSV}, USE_TMP_FILE false)"
+                ).fetchall()
+        except duckdb.Error as error:
+            self.error = error
+        finally:
+            os.close(holder)
+
+    def finish(self, *, load_failed: bool) -> None:
+        """Wait for DuckDB once the load has ended (or failed)."""
+        self._abandoned = load_failed
+        if load_failed:
+            self.reader.interrupt()
+        drain = os.open(self.pipe, os.O_RDONLY | os.O_NONBLOCK)  # a reader: frees the thread
+        try:
+            while self._thread.is_alive():
+                try:
+                    if not os.read(drain, 1 << 20):
+                        time.sleep(0.001)
+                except BlockingIOError:
+                    time.sleep(0.001)
+        finally:
+            os.close(drain)
+        self._thread.join()
