@@ -19,6 +19,7 @@ from bench.scenarios import Bench, Options
 
 RESULTS = tools.REPO / "bench" / "results"
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
 QUICK_ROWS = 20_000
 FULL_ROWS = 1_000_000
 
@@ -72,7 +73,16 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip `meltano run` (the plain pipe stands for us; no `meltano install`)",
     )
+    parser.add_argument(
+        "--no-mariadb", action="store_true", help="skip the MariaDB rows of scenarios 2 and 3"
+    )
     parser.add_argument("--postgres", default=ADMIN_URL, help="PostgreSQL admin URL")
+    parser.add_argument(
+        "--mysql",
+        default=MYSQL_URL,
+        metavar="URL",
+        help="MariaDB (or MySQL) server URL, no database: bench_* databases are made on it",
+    )
     parser.add_argument(
         "--sim-cache",
         default=str(tools.REPO / ".bench" / "sim-cache"),
@@ -101,8 +111,10 @@ def options_from(args: argparse.Namespace, workdir: Path) -> Options:
         with_official=not args.no_official,
         with_target_postgres=not args.no_target_postgres,
         with_meltano=not args.no_meltano,
+        with_mariadb=not args.no_mariadb,
         workdir=workdir,
         postgres_url=args.postgres,
+        mysql_url=args.mysql,
         sim_cache=args.sim_cache,
     )
 

@@ -15,6 +15,8 @@ _BLOCK = 1 << 20
 class Postgres:
     """Creates and drops the benchmark's databases on one server (all named ``bench_*``)."""
 
+    name = "PostgreSQL"
+
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
         self._base = admin_url.rsplit("/", 1)[0]

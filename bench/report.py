@@ -153,7 +153,7 @@ def chart(results: Sequence[Result], path: Path, settings: dict[str, Any]) -> bo
 
     measured = [r for r in results if r.runs]
     if not measured:
-        return
+        return False
     labels = [f"{r.scenario}: {r.tool}" for r in measured]
     figure, axes = plt.subplots(figsize=(11, 0.38 * len(measured) + 1.6))
     colours = [_colour(r.tool) for r in measured]

@@ -1,9 +1,9 @@
 """The benchmark's scenarios, measured on one dap-sim dataset (see bench/README.md).
 
-1 tap-dap alone; 2 target-dap-sql alone; 3 initial load of submissions into PostgreSQL;
-4 an increment (10% updated, 1% deleted); 5 the whole canvas namespace with the real
-rate limits. Scenarios 1-4 share a dataset whose submissions table has ``rows`` rows;
-scenario 5 has a dataset of its own.
+1 tap-dap alone; 2 target-dap-sql alone; 3 initial load of submissions into PostgreSQL
+and into MariaDB; 4 an increment (10% updated, 1% deleted); 5 the whole canvas namespace
+with the real rate limits. Scenarios 1-4 share a dataset whose submissions table has
+``rows`` rows; scenario 5 has a dataset of its own.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from bench.mariadb import MariaDB, MariaDBUnavailableError
 from bench.measure import CommandFailedError, Measurement, run_pipeline
 from bench.postgres import Postgres
 from bench.report import COPY_FLOOR, Result
@@ -28,6 +29,8 @@ from bench.tools import REPO, Tools
 TABLE = "submissions"
 QUALIFIED = f"canvas.{TABLE}"
 CHURN = f"{TABLE}:0.1:0.01"  # the increment: 10% of the rows updated, 1% deleted
+INITIAL = "3 initial load"  # into PostgreSQL, with the COPY floor
+INITIAL_MARIADB = "3 initial load, MariaDB"  # a scenario of its own: its official row
 
 MELTANO = "meltano run tap-dap target-dap-sql"
 PIPE = "tap-dap | target-dap-sql"
@@ -50,9 +53,25 @@ class Options:
     with_official: bool
     with_target_postgres: bool
     with_meltano: bool
+    with_mariadb: bool
     workdir: Path
     postgres_url: str
+    mysql_url: str
     sim_cache: str  # dap-sim serve --cache-dir ("": none)
+
+
+class Server(Protocol):
+    """A database server the benchmark loads into: PostgreSQL or MariaDB."""
+
+    name: str
+
+    def url(self, name: str) -> str: ...
+
+    def create(self, label: str) -> str: ...
+
+    def drop(self, name: str) -> None: ...
+
+    def count(self, database: str, table: str, *, live_only: bool) -> int: ...
 
 
 @dataclass
@@ -79,6 +98,7 @@ class Bench:
         self.workdir = self.options.workdir
         self.tools = Tools(self.workdir)
         self.pg = Postgres(self.options.postgres_url)
+        self.mariadb = MariaDB(self.options.mysql_url)
         self.log = self.workdir / "tools.log"
 
     # -- the shared dataset of scenarios 1-4 ------------------------------------------------
@@ -151,6 +171,10 @@ class Bench:
                 result.note = f"failed: {_failure(error)}"
                 self.progress(f"  FAILED: {error}")
                 return
+            except MariaDBUnavailableError as error:
+                result.note = f"failed: {error}"
+                self.progress(f"  FAILED: {error}")
+                return
             result.add(measurement)
             self.progress(f"    {measurement.wall_s:.2f} s, RSS MB {measurement.peak_rss_mb}")
             created = sim.sim.stats()["jobs_created"] if sim else jobs_before
@@ -196,24 +220,28 @@ class Bench:
 
     # -- scenario 2: target-dap-sql alone ----------------------------------------------------
 
+    def servers(self) -> list[Server]:
+        return [self.pg, self.mariadb] if self.options.with_mariadb else [self.pg]
+
     def target_alone(self) -> None:
         recording = self.recording()
         rows = self.snapshot_rows()
         scenario = "2 target alone"
-        postgres = Result(scenario, "target-dap-sql < file -> PostgreSQL", rows)
+        for server in self.servers():
+            result = Result(scenario, f"target-dap-sql < file -> {server.name}", rows)
 
-        def postgres_run(_: int) -> Measurement:
-            database = self.pg.create("target")
-            try:
-                command = self.tools.target_command(self.pg.url(database))
-                measurement = run_pipeline([command], stdin=recording, log=self.log)
-                found = self.pg.count(database, QUALIFIED, live_only=True)
-                self._check_rows(postgres, found, rows)
-                return measurement
-            finally:
-                self.pg.drop(database)
+            def server_run(_: int, server: Server = server, result: Result = result) -> Measurement:
+                database = server.create("target")
+                try:
+                    command = self.tools.target_command(server.url(database))
+                    measurement = run_pipeline([command], stdin=recording, log=self.log)
+                    found = server.count(database, QUALIFIED, live_only=True)
+                    self._check_rows(result, found, rows)
+                    return measurement
+                finally:
+                    server.drop(database)
 
-        self._measure(postgres, self.options.runs, postgres_run)
+            self._measure(result, self.options.runs, server_run)
 
         duckdb = Result(scenario, "target-dap-sql < file -> DuckDB", rows)
 
@@ -228,21 +256,23 @@ class Bench:
 
         self._measure(duckdb, self.options.runs, duckdb_run)
 
-    # -- scenario 3: the initial load into PostgreSQL ----------------------------------------
+    # -- scenario 3: the initial load into PostgreSQL and into MariaDB ----------------------
 
     def _load(
         self,
         tool: str,
+        server: Server,
         database: str,
         index: int,
+        *,
         sim: Simulator | None = None,
         tables: list[str] | None = None,
     ) -> tuple[Measurement, Loaded]:
-        """One initial load by ``tool`` into ``database``: submissions from the shared
-        simulator, or every table (``tables`` None) of ``sim``."""
+        """One initial load by ``tool`` into ``database`` of ``server``: submissions from
+        the shared simulator, or every table (``tables`` None) of ``sim``."""
         sim = sim or self.sim
         tap_config = sim.tap_config(tables=tables) if tables else sim.tap_config()
-        url = self.pg.url(database)
+        url = server.url(database)
         label = f"{'-'.join(tables or ['all'])}-{index}"
         if tool == MELTANO:
             system_db = self.workdir / f"meltano-{label}.db"
@@ -297,21 +327,31 @@ class Bench:
 
     def initial_load(self) -> None:
         rows = self.snapshot_rows()
-        for tool in self.initial_tools():
+        self._initial_into(self.pg, INITIAL, self.initial_tools(), rows)
+        self._copy_floor(rows)
+        if self.options.with_mariadb:
+            # ours and the official client: target-postgres, BATCH and COPY are PostgreSQL's
+            tools = [t for t in self.initial_tools() if t in (MELTANO, PIPE, INITDB)]
+            self._initial_into(self.mariadb, INITIAL_MARIADB, tools, rows)
+
+    def _initial_into(self, server: Server, scenario: str, tools: list[str], rows: int) -> None:
+        """Each tool's initial load of submissions, each run into a new database of
+        ``server``. PostgreSQL keeps the last load of the tools that scenario 4 syncs."""
+        for tool in tools:
             slow = tool in (TARGET_POSTGRES, INITDB)
-            result = Result("3 initial load", tool, rows)
+            result = Result(scenario, tool, rows)
             if tool in (PIPE_BATCH, MELTANO_BATCH) and not self.tools.target_accepts_batch():
                 result.note = "not supported: target-dap-sql refused a BATCH message (probe)"
                 self.results.append(result)
                 continue
 
             def one_run(index: int, tool: str = tool, result: Result = result) -> Measurement:
-                database = self.pg.create("initial")
-                measurement, loaded = self._load(tool, database, index, tables=[TABLE])
+                database = server.create("initial")
+                measurement, loaded = self._load(tool, server, database, index, tables=[TABLE])
                 soft = tool in (MELTANO, PIPE, PIPE_BATCH, MELTANO_BATCH)
-                self._check_rows(result, self.pg.count(database, QUALIFIED, live_only=soft), rows)
-                if tool in (TARGET_POSTGRES, PIPE_BATCH, MELTANO_BATCH):  # no increment follows
-                    self.pg.drop(database)
+                self._check_rows(result, server.count(database, QUALIFIED, live_only=soft), rows)
+                if server is not self.pg or tool not in (MELTANO, PIPE, INITDB):
+                    server.drop(database)  # no increment follows
                     return measurement
                 previous = self.loaded.pop(tool, None)
                 if previous is not None:
@@ -321,10 +361,9 @@ class Bench:
 
             runs = self.options.baseline_runs if slow else self.options.runs
             self._measure(result, runs, one_run)
-        self._copy_floor(rows)
 
     def _copy_floor(self, rows: int) -> None:
-        result = Result("3 initial load", COPY_FLOOR, rows, note="COPY of a local TSV file alone")
+        result = Result(INITIAL, COPY_FLOOR, rows, note="COPY of a local TSV file alone")
         source = self.loaded.get(PIPE) or self.loaded.get(MELTANO)
         if source is None:
             result.note = "not measured: no database loaded by tap-dap | target-dap-sql"
@@ -349,7 +388,7 @@ class Bench:
                 self.progress(f"  loading with {initial_of[tool]} first (untimed)")
                 database = self.pg.create("initial")
                 try:
-                    loaded = self._load(initial_of[tool], database, 99, tables=[TABLE])[1]
+                    loaded = self._load(initial_of[tool], self.pg, database, 99, tables=[TABLE])[1]
                 except CommandFailedError as error:
                     failed = f"failed: the initial load: {_failure(error)}"
                     self.results.append(Result("4 increment", tool, 0, note=failed))
@@ -427,7 +466,7 @@ class Bench:
                     database = self.pg.create("namespace")
                     try:
                         limited = sim.rate_limited()
-                        measured, _ = self._load(tool, database, index, sim=sim)
+                        measured, _ = self._load(tool, self.pg, database, index, sim=sim)
                         result.note += f"HTTP 429 drawn: {sim.rate_limited() - limited}; "
                         rows = self.pg.schema_rows(database, "canvas", live_only=tool != INITDB)
                         measured_rows[tool] = result.rows = rows
@@ -447,7 +486,7 @@ class Bench:
         steps: Sequence[tuple[int, str, Callable[[], None]]] = [
             (1, "tap-dap alone", self.tap_alone),
             (2, "target-dap-sql alone", self.target_alone),
-            (3, "initial load into PostgreSQL", self.initial_load),
+            (3, "initial load", self.initial_load),
             (4, "increment", self.increment),
             (5, "whole namespace", self.namespace),
         ]
@@ -464,6 +503,7 @@ class Bench:
             if self._sim is not None:
                 self._sim.close()
             self.pg.drop_all()
+            self.mariadb.drop_all()
 
 
 def _failure(error: CommandFailedError) -> str:

@@ -6,6 +6,7 @@ option of theirs. The baselines get their fastest documented settings.
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
 import os
@@ -19,8 +20,17 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 OFFICIAL_VENV = REPO / ".venv-dap-official"
-OFFICIAL_PACKAGE = "instructure-dap-client[postgresql]"
+# The official client's extras for the databases the bench loads, and the driver each brings
+OFFICIAL_DRIVERS = {"postgresql": "asyncpg", "mysql": "aiomysql"}
+OFFICIAL_PACKAGE = f"instructure-dap-client[{','.join(OFFICIAL_DRIVERS)}]"
 TARGET_POSTGRES = REPO / ".meltano/loaders/target-postgres/venv/bin/target-postgres"
+# Our plugins, installed by Meltano from this checkout (editable): each one's package file
+# and its Meltano venv
+EDITABLE_PLUGINS = {
+    REPO / "tap-dap" / "pyproject.toml": REPO / ".meltano/extractors/tap-dap/venv",
+    REPO / "target-dap-sql" / "pyproject.toml": REPO / ".meltano/loaders/target-dap-sql/venv",
+}
+INSTALL_LOCK = REPO / ".meltano" / "test-install.lock"  # the tests' too: one install at a time
 
 # MeltanoLabs target-postgres at its fastest: no per-record validation or metadata
 # columns, COPY, large batches. Without the metadata columns it cannot apply
@@ -76,6 +86,7 @@ class Tools:
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("DAP_", "TAP_"))}
         environ.update(
             {
+                "MELTANO_SYS_DIR_ROOT": str(self.meltano_sys_dir()),
                 "MELTANO_DATABASE_URI": f"sqlite:///{system_db}",
                 "MELTANO_ENVIRONMENT": "demo",
                 "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -84,6 +95,20 @@ class Tools:
         )
         environ.update(_setting_variables("TAP_DAP", tap_config))
         return environ
+
+    def meltano_sys_dir(self) -> Path:
+        """A `.meltano` of the bench's own that shares the installed plugins.
+
+        Meltano writes a run's config, catalog and state files to `.meltano/run/<plugin>/`,
+        which a `meltano install` elsewhere (the tests' at the same time) empties.
+        """
+        sys_dir = self.workdir / ".meltano"
+        sys_dir.mkdir(exist_ok=True)
+        for kind in ("extractors", "loaders"):
+            link = sys_dir / kind
+            if not link.exists():
+                link.symlink_to(REPO / ".meltano" / kind)
+        return sys_dir
 
     def meltano_run(self) -> list[str]:
         return [self.meltano, "run", "tap-dap", "target-dap-sql"]
@@ -125,23 +150,45 @@ class Tools:
 
 
 def ensure_official_client() -> None:
-    """Install the official DAP client into a virtual environment of its own, once."""
+    """Install the official DAP client into a virtual environment of its own, once, with
+    the drivers of every extra (a venv made before an extra was added gets it then)."""
+    python = OFFICIAL_VENV / "bin" / "python"
+    drivers = ", ".join(OFFICIAL_DRIVERS.values())
     if (OFFICIAL_VENV / "bin" / "dap").exists():
-        return
+        probe = subprocess.run(  # noqa: S603 - the venv's own python
+            [str(python), "-c", f"import {drivers}"], capture_output=True, check=False
+        )
+        if probe.returncode == 0:
+            return
     print(f"==> installing {OFFICIAL_PACKAGE} into {OFFICIAL_VENV.name}", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(OFFICIAL_VENV)], check=True)  # noqa: S603
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(OFFICIAL_VENV)], check=True)  # noqa: S603
     pip = OFFICIAL_VENV / "bin" / "pip"
     subprocess.run([str(pip), "install", "--quiet", OFFICIAL_PACKAGE], check=True)  # noqa: S603
 
 
 def ensure_meltano_plugins() -> None:
-    """`meltano install`: our plugins and MeltanoLabs target-postgres, as meltano.yml says."""
-    if TARGET_POSTGRES.exists() and (REPO / ".meltano" / "extractors" / "tap-dap").exists():
+    """`meltano install`: our plugins and MeltanoLabs target-postgres, as meltano.yml says.
+
+    Again when a plugin's pyproject.toml changed since its install: an editable install
+    keeps the dependencies of its day, and `meltano run` would miss a new one (a driver).
+    """
+    current = all(_installed_since(package, venv) for package, venv in EDITABLE_PLUGINS.items())
+    if current and TARGET_POSTGRES.exists():
         return
     print("==> meltano install (plugins of meltano.yml)", flush=True)
     environ = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
     meltano = [str(BIN / "meltano"), "install"]
-    subprocess.run(meltano, cwd=REPO, env=environ, check=True)  # noqa: S603
+    INSTALL_LOCK.parent.mkdir(exist_ok=True)
+    with INSTALL_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(meltano, cwd=REPO, env=environ, check=True)  # noqa: S603
+
+
+def _installed_since(package_file: Path, venv: Path) -> bool:
+    """Whether Meltano installed the plugin after its package file last changed."""
+    stamp = venv / ".meltano_plugin_fingerprint"  # Meltano writes it at every install
+    return stamp.exists() and stamp.stat().st_mtime >= package_file.stat().st_mtime
 
 
 def _setting_variables(prefix: str, settings: dict[str, Any]) -> dict[str, str]:

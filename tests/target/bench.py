@@ -8,9 +8,9 @@ type, strings of 4-30 characters, 15% nulls; a pool of distinct records repeated
 new keys, so that millions of rows generate in seconds), in two forms with the same
 rows: RECORD messages, and BATCH messages over gzip JSON-lines files as tap-dap writes
 them. Then times `target-dap-sql` on each into a fresh PostgreSQL database, a fresh
-DuckDB file and a fresh MariaDB database, and prints rows/s, the target's CPU time (the database server's own is not
-included) and the target's own peak RSS. Not part of `make test` (speed goals live in
-benchmarks, not in timed tests).
+DuckDB file and a fresh MariaDB database, and prints rows/s, the target's CPU time (the
+database server's own is not included) and the target's own peak RSS. Not part of `make
+test` (speed goals live in benchmarks, not in timed tests).
 """
 
 from __future__ import annotations
