@@ -117,13 +117,16 @@ def run(config: dict[str, object], data: Path, workdir: Path) -> tuple[float, fl
 def mysql(admin_url: str, sql: str) -> None:
     """One statement on the MySQL server of `admin_url` (no database in the URL)."""
     parts = urlsplit(admin_url)
-    with pymysql.connect(
-        host=parts.hostname,
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        autocommit=True,
-    ) as admin, admin.cursor() as cursor:
+    with (
+        pymysql.connect(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            autocommit=True,
+        ) as admin,
+        admin.cursor() as cursor,
+    ):
         cursor.execute(sql)
 
 
