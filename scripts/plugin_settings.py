@@ -68,9 +68,9 @@ PLUGINS = (
     Plugin(
         name="target-dap-sql",
         plugin_type="loaders",
-        label="DAP SQL (PostgreSQL, DuckDB)",
-        description="Creates, evolves and merges PostgreSQL and DuckDB tables",
-        keywords=("meltano_sdk", "database", "postgres", "duckdb", "canvas", "dap"),
+        label="DAP SQL (PostgreSQL, DuckDB, MySQL)",
+        description="Creates, evolves and merges PostgreSQL, DuckDB and MySQL/MariaDB tables",
+        keywords=("meltano_sdk", "database", "postgres", "duckdb", "mysql", "canvas", "dap"),
         domain_url="https://www.postgresql.org/",
         required_groups=((),),
     ),

@@ -29,7 +29,8 @@ if t.TYPE_CHECKING:
 
 
 class TargetDapSql(Target):
-    """Creates, evolves and merges SQL tables (PostgreSQL, DuckDB) from any Singer stream."""
+    """Creates, evolves and merges SQL tables (PostgreSQL, DuckDB, MySQL/MariaDB) from any
+    Singer stream."""
 
     name = "target-dap-sql"
     default_sink_class = DapSqlSink
@@ -51,10 +52,13 @@ class TargetDapSql(Target):
             default="duckdb:///dap.duckdb",
             secret=True,
             description=(
-                "Where to load: `postgresql://user:password@host:port/database` (psycopg 3) "
-                "or `duckdb:///path/file.duckdb` (created when missing). The default is "
-                "the DuckDB file `dap.duckdb` in the working directory. The password is "
-                "never printed."
+                "Where to load: `postgresql://user:password@host:port/database` (psycopg 3), "
+                "`duckdb:///path/file.duckdb` (created when missing) or "
+                "`mysql://user:password@host:port/database` (also `mariadb://`; MySQL 8 or "
+                "MariaDB 10.6+, the database must exist, the server must allow "
+                "local_infile; options ssl_ca, ssl_cert, ssl_key, ssl_verify_cert, "
+                "ssl_verify_identity as query parameters). The default is the DuckDB file "
+                "`dap.duckdb` in the working directory. The password is never printed."
             ),
         ),
         th.Property(
@@ -63,7 +67,10 @@ class TargetDapSql(Target):
             description=(
                 "Schema for streams whose id has no `schema-` part (stream `canvas-accounts` "
                 "loads into `canvas.accounts`; stream `users` into this schema). Default: "
-                "`public` on PostgreSQL, `main` on DuckDB."
+                "`public` on PostgreSQL, `main` on DuckDB. MySQL has no schemas inside a "
+                "database: `canvas-accounts` loads into table `canvas__accounts` of the "
+                "URL's database (the official DAP client's names), `users` into `users` "
+                "(or `<this setting>__users` when set)."
             ),
         ),
         th.Property(
@@ -95,7 +102,20 @@ class TargetDapSql(Target):
             allowed_values=["native", "text"],
             description=(
                 "String enums as native enum types named `table__column` in the table's "
-                "schema (as the official DAP client does), or as plain text."
+                "schema (as the official DAP client does; MySQL: an inline ENUM column), "
+                "or as plain text."
+            ),
+        ),
+        th.Property(
+            "mysql_namespace_as",
+            th.StringType,
+            default="prefix",
+            allowed_values=["prefix", "database"],
+            description=(
+                "MySQL has no schemas inside a database. `prefix`: stream `canvas-accounts` "
+                "loads into table `canvas__accounts` of the URL's database (the official "
+                "DAP client's names; no CREATE DATABASE right needed). `database`: into "
+                "table `accounts` of database `canvas` (created when missing)."
             ),
         ),
         th.Property(
@@ -113,9 +133,9 @@ class TargetDapSql(Target):
             th.IntegerType,
             default=DapSqlSink.MAX_BYTES_DEFAULT,
             description=(
-                "DuckDB database: a batch is also merged once its records' JSON reaches "
-                "this many bytes, so that wide rows (large texts) never need more memory "
-                "than duckdb_memory_limit to read and merge."
+                "DuckDB and MySQL databases: a batch is also merged once its records' JSON "
+                "reaches this many bytes, so that wide rows (large texts) never need more "
+                "memory than duckdb_memory_limit to read and merge."
             ),
         ),
         th.Property(
@@ -123,9 +143,10 @@ class TargetDapSql(Target):
             th.StringType,
             default="512MB",
             description=(
-                "Memory DuckDB's buffer manager may use: for the database itself (DuckDB "
-                "target) and for reading batches (both targets; DuckDB's own default is 80% "
-                "of RAM). Larger batches spill to a temporary directory beyond it."
+                "Memory DuckDB's buffer manager may use: for the database itself (a DuckDB "
+                "database) and for reading batches (DuckDB and MySQL databases; DuckDB's own "
+                "default is 80% of RAM). Larger batches spill to a temporary directory "
+                "beyond it."
             ),
         ),
         th.Property(
@@ -134,7 +155,8 @@ class TargetDapSql(Target):
             default=2,
             description=(
                 "Threads DuckDB uses to read (and, for a DuckDB database, merge) each "
-                "batch. Python reads the input on its own thread meanwhile."
+                "batch; for MySQL, to turn each batch into the CSV the server loads. Python "
+                "reads the input on its own thread meanwhile."
             ),
         ),
         th.Property(
@@ -193,6 +215,7 @@ class TargetDapSql(Target):
                 duckdb_memory_limit=str(self.config.get("duckdb_memory_limit", "512MB")),
                 duckdb_threads=int(self.config.get("duckdb_threads", 2)),
                 delete_batch_files=bool(self.config.get("delete_batch_files", False)),
+                mysql_namespace_as=str(self.config.get("mysql_namespace_as", "prefix")),
             )
             self._loader = Loader(self._url, options)
         return self._loader

@@ -19,7 +19,8 @@ import re
 import signal
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -183,3 +184,22 @@ def blocked_sessions(database: Database) -> int:
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+@contextmanager
+def holding_lock(database: Database, table: str) -> Iterator[None]:
+    """An exclusive lock on `table` from another session, released on exit."""
+    if database.kind == "mariadb":
+        with database.session() as session, session.cursor() as cursor:
+            cursor.execute(f"LOCK TABLES {database.table(table)} WRITE")
+            try:
+                yield
+            finally:
+                cursor.execute("UNLOCK TABLES")
+        return
+    with psycopg.connect(database.url) as session:
+        session.execute(f"LOCK TABLE {database.table(table)} IN ACCESS EXCLUSIVE MODE".encode())
+        try:
+            yield
+        finally:
+            session.rollback()

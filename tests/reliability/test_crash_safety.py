@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from tap_dap.sim.testing import SimServer
 
@@ -42,6 +41,7 @@ from tests.reliability.pipeline import (
     blocked_sessions,
     bookmarks,
     current_position,
+    holding_lock,
 )
 from tests.target.harness import Database
 
@@ -132,25 +132,6 @@ LIFE = [
     ),
     Step("increment run to the end", everywhere(None)),
 ]
-
-
-@contextmanager
-def holding_lock(database: Database, table: str) -> Iterator[None]:
-    """An exclusive lock on `table` from another session, released on exit."""
-    if database.kind == "mariadb":
-        with database.session() as session, session.cursor() as cursor:
-            cursor.execute(f"LOCK TABLES {database.table(table)} WRITE")
-            try:
-                yield
-            finally:
-                cursor.execute("UNLOCK TABLES")
-        return
-    with psycopg.connect(database.url) as session:
-        session.execute(f"LOCK TABLE {database.table(table)} IN ACCESS EXCLUSIVE MODE".encode())
-        try:
-            yield
-        finally:
-            session.rollback()
 
 
 def wait_for_blocked_target(database: Database, run: LiveRun, timeout: float = 120) -> None:

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from tap_dap.sim.testing import SimServer
 
+from tests.conftest import database_url_for
 from tests.e2e.meltano_harness import MeltanoProject
 from tests.reliability.pipeline import (
     LiveRun,
@@ -27,6 +27,7 @@ from tests.reliability.pipeline import (
     blocked_sessions,
     bookmarks,
     current_position,
+    holding_lock,
 )
 from tests.target.harness import Database
 
@@ -105,19 +106,19 @@ def test_table_groups_into_one_duckdb_file_take_turns(
     assert_table_truth(Database(url), sim, schemas, [s for g in STREAMS.values() for s in g])
 
 
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])  # the servers with run locks
 def test_two_runs_never_load_one_table_at_once(
-    sim: SimServer, postgres_url: str, tmp_path: Path
+    request: pytest.FixtureRequest, sim: SimServer, kind: str, tmp_path: Path
 ) -> None:
     """Two snapshots of canvas.submissions at once (each would sweep the other's rows):
     the second target to reach the table fails and says why; the table stays whole."""
-    project = MeltanoProject(tmp_path, sim, postgres_url)
-    database = Database(postgres_url)
-    backend = shared_state_backend(postgres_url)
+    url = database_url_for(kind, request, tmp_path)
+    project = MeltanoProject(tmp_path, sim, url)
+    database = Database(url)
+    backend = shared_state_backend(request.getfixturevalue("postgres_url"))
     settings = {"tap_dap_tables": ["submissions"], "target_dap_sql_batch_size_rows": 100}
     assert LiveRun(project, "tap-dap", "target-dap-sql", **settings, **backend).finish() == 0
-    with psycopg.connect(postgres_url) as blocker:
-        # both targets reach the table while the test holds it
-        blocker.execute("LOCK TABLE canvas.submissions IN ACCESS EXCLUSIVE MODE")
+    with holding_lock(database, "canvas.submissions"):  # both targets reach the table
         runs = [
             LiveRun(
                 project,
@@ -132,14 +133,14 @@ def test_two_runs_never_load_one_table_at_once(
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             ended = sum(run.process.poll() is not None for run in runs)
-            if ended + blocked_sessions(postgres_url) >= 2:
+            if ended + blocked_sessions(database) >= 2:
                 break
             time.sleep(0.2)
-        blocker.rollback()
     codes = [run.finish() for run in runs]
     failed = [run for run, code in zip(runs, codes, strict=True) if code != 0]
     assert len(failed) == 1, codes
-    assert any("canvas.submissions is being loaded by another" in line for line in failed[0].lines)
+    table = ".".join(database.place("canvas.submissions"))
+    assert any(f"{table} is being loaded by another" in line for line in failed[0].lines)
     assert_table_truth(database, sim, project.discovered_schemas(), ["canvas-submissions"])
 
 

@@ -165,6 +165,7 @@ def test_a_debug_run_that_works_prints_no_secret(
     ("fault", "failure"),
     [
         pytest.param(None, "cannot connect to PostgreSQL", id="database-unreachable"),
+        pytest.param("mysql", "cannot connect to MySQL", id="mysql-unreachable"),
         pytest.param(
             {"kind": "expired_url", "times": 1000}, "Extractor failed", id="object-urls-refused"
         ),
@@ -174,19 +175,21 @@ def test_a_debug_run_that_fails_prints_no_secret(
     secured_sim: tuple[SimServer, IssuedSecrets],
     postgres_url: str,
     tmp_path: Path,
-    fault: dict[str, Any] | None,
+    fault: dict[str, Any] | str | None,
     failure: str,
 ) -> None:
     sim, issued = secured_sim
     url = password_url(postgres_url, port=None if fault else 1)  # nothing listens on port 1
-    if fault:
+    if fault == "mysql":
+        url, fault = f"mysql://root:{PASSWORD}@127.0.0.1:1/canvas", None
+    elif fault:
         sim.inject(fault)
     started = time.time() - 1
     project = MeltanoProject(tmp_path, sim, url)
     output = debug_run(project, check=False, tap_dap_max_retries=1)
     assert failure in output
     if not fault:
-        assert "postgres:***@127.0.0.1:1" in output  # the URL, its password masked
+        assert f"{urlsplit(url).username}:***@127.0.0.1:1" in output  # the URL, masked
     assert issued.tokens
     if fault:
         assert issued.signatures  # the refused URLs were in play

@@ -95,6 +95,25 @@ def test_bad_database_url_never_prints_the_password(tmp_path: Path, url: str) ->
     assert "s3cr3t-pw" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("oracle://loader:s3cr3t-pw@db:1521/x", ["unsupported scheme 'oracle'", "mysql"]),
+        ("mysql://loader:s3cr3t-pw@127.0.0.1:3306", ["names no database"]),
+        ("mysql://loader:s3cr3t-pw@127.0.0.1/db?sslmode=on", ["unknown option(s) sslmode"]),
+    ],
+)
+def test_a_url_the_registry_refuses_says_what_it_takes(
+    tmp_path: Path, url: str, words: list[str]
+) -> None:
+    result = run_cli({"database_url": url}, fixture("courses_snapshot"), tmp_path)
+    assert result.returncode == 1
+    message = error_line(result)
+    for word in words:
+        assert word in message
+    assert "s3cr3t-pw" not in result.stderr + result.stdout
+
+
 def test_fixture_files_are_valid_singer() -> None:
     for path in FIXTURES.glob("*.singer"):
         if path.stem == "bad_malformed_json":

@@ -42,10 +42,13 @@ Tables
                          type in `db_type`, and a `Kind` that maps back to the kind this
                          dialect creates for it, so that an unchanged schema plans no
                          change) and primary key.
-  create_table(spec, with_key), apply_plan(spec, existing, plan): DDL, no commit. The
-                         caller commits right after; where DDL commits by itself (MySQL),
-                         each statement must leave a table that `read_table` plus
-                         `plan_evolution` carries on from after a crash.
+  type_name(spec, column) the column's type in this database (the type tables of the
+                         target's README say which).
+  create_table(spec, with_key), apply_plan(spec, existing, plan): DDL with the schema's
+                         descriptions as column comments, no commit. The caller commits
+                         right after; where DDL commits by itself (MySQL), each statement
+                         must leave a table that `read_table` plus `plan_evolution` carry
+                         on from after a crash.
   relax_not_null(qualified, column): make one column nullable (evolution, or a record
                          left it empty).
 
@@ -111,6 +114,7 @@ class LoadOptions:
     duckdb_memory_limit: str = "512MB"
     duckdb_threads: int = 2
     delete_batch_files: bool = False
+    mysql_namespace_as: str = "prefix"  # or "database"
 
 
 @dataclass(frozen=True)
@@ -282,6 +286,10 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def read_table(self, schema: str, name: str) -> ExistingTable | None:
         """The table's columns and primary key, or None when it does not exist."""
+
+    @abc.abstractmethod
+    def type_name(self, spec: TableSpec, column: Column) -> str:
+        """The database's type for a column of the table (enum types by name or inline)."""
 
     @abc.abstractmethod
     def create_table(self, spec: TableSpec, *, with_key: bool) -> None:

@@ -11,7 +11,8 @@ Python driver (no system libraries to install) was chosen.
 
 What MySQL lacks, and how we live with it:
 - No schemas inside a database: a stream's table `canvas.accounts` is `canvas__accounts`
-  in the URL's database, the official DAP client's names.
+  in the URL's database, the official DAP client's names (or, with `mysql_namespace_as:
+  database`, table `accounts` of database `canvas`).
 - DDL commits by itself: each evolution is one `ALTER TABLE` committed before data, and
   `read_table` + `plan_evolution` carry on from whatever a killed run left. A NOT NULL
   column relaxed by a record commits the (still empty) batch transaction.
@@ -214,7 +215,11 @@ class MySQLDialect(Dialect):
         return "'" + text.replace("'", "''") + "'"  # NO_BACKSLASH_ESCAPES is on
 
     def place(self, schema: str, name: str) -> tuple[str, str]:
-        return self.database, f"{schema}__{name}" if schema else name
+        if not schema:
+            return self.database, name
+        if self.options.mysql_namespace_as == "database":
+            return schema, name
+        return self.database, f"{schema}__{name}"
 
     # -- connection ---------------------------------------------------------------------
 
@@ -333,6 +338,10 @@ class MySQLDialect(Dialect):
         return f"{self.quote(name)} {type_name}{null}{text}"
 
     def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
+        if spec.schema != self.database:  # mysql_namespace_as: database
+            self.execute(
+                f"CREATE DATABASE IF NOT EXISTS {self.quote(spec.schema)} CHARACTER SET utf8mb4"
+            )
         definitions = [
             self._definition(
                 c.name, self.type_name(spec, c), nullable=c.nullable, comment=c.comment
