@@ -3,8 +3,9 @@
 Read this first to add a database. A database is one module `dialects/<db>.py` holding
 one `Dialect` subclass (types, quoting, DDL, staging and bulk load, merge statements,
 locks, the connection), one line in the registry (`dialects/__init__.py`: URL scheme ->
-module) and one test parameter (`tests/target/conftest.py`). The sinks, the loader, the
-evolution planner and the reader hold no SQL: they call the methods below.
+module) and one test parameter (`DATABASES` and `database_url_for` in `tests/conftest.py`,
+which every database test takes). The sinks, the loader, the evolution planner and the
+reader hold no SQL: they call the methods below.
 
 A dialect object is one connection. The loader opens two per run ("lanes"): one stages
 the next batch while the merge worker merges the previous one on the other; both share
