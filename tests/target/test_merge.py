@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import duckdb
@@ -299,3 +300,44 @@ def _rows_read_by_scans(db: Database) -> int:
 
 def deleted_count(db: Database, table: str) -> int:
     return sum(1 for r in db.rows(table, ["_sdc_deleted_at"]) if r["_sdc_deleted_at"])
+
+
+def _versioned(*items: tuple[int, str, int] | int) -> list[dict[str, object]]:
+    """Records (id, name, version) and ACTIVATE_VERSION messages (a bare version)."""
+    stream = "canvas-courses"
+    return [
+        {"type": "ACTIVATE_VERSION", "stream": stream, "version": item}
+        if isinstance(item, int)
+        else {
+            "type": "RECORD",
+            "stream": stream,
+            "record": {"id": item[0], "name": item[1]},
+            "version": item[2],
+        }
+        for item in items
+    ]
+
+
+@pytest.mark.parametrize("batch_size_rows", [1, 100])
+def test_a_second_version_in_the_run_that_filled_the_table_sweeps_the_first(
+    db: Database, batch_size_rows: int
+) -> None:
+    """A table empty at the start of a run needs no sweep while it holds one version
+    (skipped); once a second one is loaded, activating it sweeps the first as always."""
+    data = messages(_COURSE_NAMES, *_versioned(1, (1, "a", 1), (2, "b", 1), 1, 2, (1, "A", 2), 2))
+    db.load(data, batch_size_rows=batch_size_rows)
+    assert names(db) == {1: "A", 2: "b"}
+    assert deleted(db) == {2}
+
+
+def test_a_snapshot_into_an_empty_table_is_not_swept(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="target_dap_sql"):
+        db.load(messages(_COURSE_NAMES, *_versioned(5, (1, "a", 5), (2, "b", 5), 5)))
+    assert "ACTIVATE_VERSION 5 finds no older rows" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="target_dap_sql"):  # it has rows now
+        db.load(messages(_COURSE_NAMES, *_versioned(6, (1, "A", 6), 6)))
+    assert "finds no older rows" not in caplog.text
+    assert names(db, live_only=True) == {1: "A"}

@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from target_dap_sql.dialects.base import LoadTable, Stage
+from target_dap_sql.dialects.mysql import MySQLDialect
 from target_dap_sql.errors import TargetError
 
 from tests.conftest import mysql_admin_connection
@@ -68,3 +70,55 @@ def test_a_text_key_longer_than_the_column_is_refused_not_cut(mariadb: Database)
         mariadb.load(data)
     assert raised.value.line == 3
     assert mariadb.rows("canvas.long_keyed", order='"k"') == []  # nothing of the batch
+
+
+def _batches(stream: str, *batches: list[tuple[int, str | None]]) -> bytes:
+    records = [record(stream, key, value) for batch in batches for key, value in batch]
+    return messages(keyed_stream(stream, {"type": "integer"}), *records)
+
+
+@pytest.fixture
+def staged_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the batches that go through a staging table (and not straight in)."""
+    counted: list[int] = []
+    load_stage = MySQLDialect.load_stage
+
+    def counting(self: MySQLDialect, table: LoadTable, stage: Stage) -> str:
+        counted.append(stage.size)
+        return load_stage(self, table, stage)
+
+    monkeypatch.setattr(MySQLDialect, "load_stage", counting)
+    return counted
+
+
+def test_an_initial_load_goes_straight_into_the_table(
+    mariadb: Database, staged_batches: list[int]
+) -> None:
+    mariadb.load(
+        _batches("canvas-direct", [(1, "a"), (2, "b")], [(3, "c"), (4, None)]), batch_size_rows=2
+    )
+    assert staged_batches == []
+    rows = mariadb.rows("canvas.direct", order='"k"')
+    assert [(r["k"], r["v"]) for r in rows] == [(1, "a"), (2, "b"), (3, "c"), (4, None)]
+    assert all(r["_sdc_batched_at"] is not None for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("batches", "expected"),
+    [
+        # a key of an earlier batch: the direct load is undone, the batch upserted
+        ([[(1, "a"), (2, "b")], [(3, "c"), (1, "A")]], {1: "A", 2: "b", 3: "c"}),
+        # a key twice in one batch: the last one wins
+        ([[(1, "a"), (1, "A")]], {1: "A"}),
+    ],
+)
+def test_a_batch_the_direct_load_cannot_take_is_staged(
+    mariadb: Database,
+    staged_batches: list[int],
+    batches: list[list[tuple[int, str]]],
+    expected: dict[int, str],
+) -> None:
+    mariadb.load(_batches("canvas-redone", *batches), batch_size_rows=2)
+    assert staged_batches == [2]
+    rows = mariadb.rows("canvas.redone", order='"k"')
+    assert {r["k"]: r["v"] for r in rows} == expected

@@ -72,6 +72,9 @@ Merge statements (run by `merge`, which owns the order and the transaction)
                          set `_sdc_deleted_at` and `_sdc_table_version` (soft) or remove
                          the row (`hard_delete`).
   has_rows(table) -> bool (default: `SELECT 1 ... LIMIT 1`).
+  load_new_rows(table, stage) -> BatchFacts | None: default None; a bulk load straight
+                         into a table that holds only this run's keys, skipping the
+                         staging table, after `check_batch` on the batch as read.
   The shared statements (checks, append, overwrite, version sweep) are portable SQL
   built with the dialect's quoting.
 """
@@ -84,6 +87,7 @@ import enum
 import logging
 import threading
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import SplitResult
@@ -147,6 +151,10 @@ class RunMemory:
     relaxed: dict[str, set[str]] = field(default_factory=dict)  # NOT NULL dropped this run
     # tables empty at their first merge of the run, whose keys have not repeated since
     new_keys_only: set[str] = field(default_factory=set)
+    merged: set[str] = field(default_factory=set)  # tables merged at least once this run
+    # tables empty at their first merge of the run: every table version merged since (a
+    # sweep of the only version such a table holds has nothing older to find)
+    versions_since_empty: dict[str, set[int | None]] = field(default_factory=dict)
 
     def saved(self) -> RunMemory:
         return copy.deepcopy(self)
@@ -155,6 +163,14 @@ class RunMemory:
         """Back to ``saved``, in place: every connection holds this object."""
         for memory in fields(self):  # every field, so that a new one cannot be forgotten
             setattr(self, memory.name, getattr(saved, memory.name))
+
+
+@dataclass(frozen=True)
+class BatchFacts:
+    """What the check of a batch found besides its errors."""
+
+    deletes: bool  # some record is a delete
+    versions: frozenset[int | None]  # table versions of its rows (None: no version)
 
 
 class KeysRepeatedError(Exception):
@@ -357,6 +373,17 @@ class Dialect(abc.ABC):
     def apply_deletes(self, table: LoadTable, staged: str, *, deduplicate: bool) -> None:
         """Apply each key's last record where it is a delete (soft or hard)."""
 
+    def load_new_rows(self, table: LoadTable, stage: Stage) -> BatchFacts | None:
+        """Optional: load a batch straight into its table, skipping the staging table.
+
+        Asked only of a batch in upsert mode for a table in `memory.new_keys_only`. Check
+        the batch as `check_batch` does (the same errors, the same NOT NULL relaxing);
+        when it holds no deletes and no key twice, load it and return its facts; when a
+        key is already in the table, or anything else would need the staged path, undo
+        and return None. The default always returns None.
+        """
+        return None
+
     def insert_new_keys(self, table: LoadTable, staged: str) -> bool:
         """Insert the non-delete rows plainly; when a key is already in the table, undo the
         statement and say False, or raise KeysRepeatedError where one statement cannot be
@@ -470,26 +497,47 @@ class Dialect(abc.ABC):
         stage.after_commit()
 
     def _merge_once(self, table: LoadTable, stage: Stage) -> None:
-        staged = self.load_stage(table, stage)
-        has_deletes = self._check_batch(table, stage, self.raw_relation(stage, staged))
-        method = self.options.load_method
-        if method == LoadMethod.OVERWRITE and table.qualified not in self.memory.overwritten:
-            self.execute(f"DELETE FROM {table.qualified}")
-            self.memory.overwritten.add(table.qualified)
-        if method == LoadMethod.APPEND_ONLY or not table.key:
-            self._append(table, staged)
-        else:
-            self._upsert(table, staged, has_deletes=has_deletes)
+        memory, method = self.memory, self.options.load_method
+        if table.qualified not in memory.merged:
+            memory.merged.add(table.qualified)
+            if not self.has_rows(table):
+                memory.versions_since_empty[table.qualified] = set()
+                memory.new_keys_only.add(table.qualified)
+        facts = None
+        if method == LoadMethod.UPSERT and table.key and table.qualified in memory.new_keys_only:
+            facts = self.load_new_rows(table, stage)
+        if facts is None:
+            staged = self.load_stage(table, stage)
+            facts = self.check_batch(table, stage, self.raw_relation(stage, staged))
+            if method == LoadMethod.OVERWRITE and table.qualified not in memory.overwritten:
+                self.execute(f"DELETE FROM {table.qualified}")
+                memory.overwritten.add(table.qualified)
+            if method == LoadMethod.APPEND_ONLY or not table.key:
+                self._append(table, staged)
+            else:
+                self._upsert(table, staged, has_deletes=facts.deletes)
+        if table.qualified in memory.versions_since_empty:
+            memory.versions_since_empty[table.qualified] |= facts.versions
         self.clear_stage(table, stage)
         self.commit()
 
-    def _check_batch(self, table: LoadTable, stage: Stage, staged: str) -> bool:
+    def check_batch(
+        self,
+        table: LoadTable,
+        stage: Stage,
+        staged: str,
+        *,
+        quote: Callable[[str], str] | None = None,
+        query: Callable[[str], list[tuple[Any, ...]]] | None = None,
+    ) -> BatchFacts:
         """Fail on a record without its key; relax a NOT NULL column a record leaves empty.
 
-        Deletes carry only their key, so they never count as missing a value. One scan of
-        the batch also tells whether it holds deletes at all (the return value).
+        Deletes carry only their key, so they never count as missing a value. The same
+        scan of the batch tells whether it holds deletes and which table versions. A
+        dialect that reads the batch elsewhere before loading it (`load_new_rows`) passes
+        that reader's ``quote`` and ``query``.
         """
-        q = self.quote
+        q = quote or self.quote
         checks: list[tuple[str, str]] = [(k, f"{q(k)} IS NULL") for k in table.key]
         deleted = f"{q(DELETED_AT)} IS NOT NULL"
         relaxed = self.memory.relaxed.get(table.qualified, set())
@@ -501,11 +549,15 @@ class Dialect(abc.ABC):
             and c.name not in relaxed
             and c.name in self.data_columns(table)
         ]
+        version = q(TABLE_VERSION)
         select = ", ".join(
             [f"MIN(CASE WHEN {cond} THEN {q(LINE)} END)" for _, cond in checks]
             + [f"COUNT(CASE WHEN {deleted} THEN 1 END)"]
+            + [f"MIN({version})", f"MAX({version})", f"COUNT(*) - COUNT({version})"]
         )
-        *lines, deletes = self.execute(f"SELECT {select} FROM {staged}")[0]
+        *lines, deletes, oldest, newest, unversioned = (query or self.execute)(
+            f"SELECT {select} FROM {staged}"
+        )[0]
         found = [(int(pos), name) for (name, _), pos in zip(checks, lines, strict=True) if pos]
         missing_keys = sorted((pos, name) for pos, name in found if name in table.key)
         if missing_keys:
@@ -531,7 +583,9 @@ class Dialect(abc.ABC):
                     name,
                 )
                 self.relax_not_null(table.qualified, columns[name])
-        return bool(deletes)
+        versions: set[int | None] = {None} if unversioned else set()
+        versions |= {int(v) for v in (oldest, newest) if v is not None}
+        return BatchFacts(deletes=bool(deletes), versions=frozenset(versions))
 
     def insert_select(self, table: LoadTable) -> tuple[list[str], str]:
         """(the columns an insert writes, `INSERT INTO t (...) SELECT ...` up to its FROM):
@@ -582,7 +636,15 @@ class Dialect(abc.ABC):
             self.apply_deletes(table, staged, deduplicate=repeated)
 
     def sweep_versions(self, table: LoadTable, version: int) -> None:
-        """ACTIVATE_VERSION: rows of older (or no) table versions go, or are marked deleted."""
+        """ACTIVATE_VERSION: rows of older (or no) table versions go, or are marked deleted.
+
+        Skipped when the table was empty at this run's first merge into it and every row
+        merged since carries this version (a snapshot into a new table): the full scan
+        would find nothing.
+        """
+        if self.memory.versions_since_empty.get(table.qualified) == {version}:
+            logger.debug("%s: ACTIVATE_VERSION %s finds no older rows", table.label(), version)
+            return
         q = self.quote
         older = f"({q(TABLE_VERSION)} IS NULL OR {q(TABLE_VERSION)} < {int(version)})"
         try:

@@ -51,7 +51,15 @@ import pymysql
 
 from target_dap_sql.columns import BATCHED_AT, DELETED_AT, TABLE_VERSION, Column, Kind, TableSpec
 from target_dap_sql.database_url import DatabaseUrl, redact
-from target_dap_sql.dialects.base import LINE, Dialect, LoadOptions, LoadTable, Stage, logger
+from target_dap_sql.dialects.base import (
+    LINE,
+    BatchFacts,
+    Dialect,
+    LoadOptions,
+    LoadTable,
+    Stage,
+    logger,
+)
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import standard_quote
@@ -121,7 +129,7 @@ _DUCKDB_CSV = (
     "FORMAT CSV, HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR 'NULL', "
     "FORCE_QUOTE *"
 )
-_LOAD_CSV = (
+LOAD_CSV = (
     "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
     "ESCAPED BY '' LINES TERMINATED BY '\n'"  # a newline itself: no backslash escapes
 )
@@ -450,11 +458,7 @@ class MySQLDialect(Dialect):
         ]
 
     def load_stage(self, table: LoadTable, stage: Stage) -> str:
-        """Spool -> DuckDB -> CSV -> LOAD DATA LOCAL into a temporary staging table.
-
-        The CSV flows through a named pipe: DuckDB writes it while the server loads it, so
-        the two overlap on the two cores (as a file, one waited for the other).
-        """
+        """Spool -> DuckDB -> CSV -> LOAD DATA LOCAL into a temporary staging table."""
         assert isinstance(stage, MySQLStage)
         q, relation = self.quote, stage.relation
         pairs = self._fields(table)
@@ -466,6 +470,49 @@ class MySQLDialect(Dialect):
             f"{q(TABLE_VERSION)} BIGINT, {typed}) DEFAULT CHARSET=utf8mb4"
         )
         names = ", ".join(q(n) for n in (LINE, TABLE_VERSION, *(c.name for c in columns)))
+        into = f"{relation} {LOAD_CSV} ({names})"
+        if not self._load_csv(stage, pairs, into):  # a warning may also have dropped a row
+            raise self._load_warning(table, stage, pairs, into)
+        return relation
+
+    def load_new_rows(self, table: LoadTable, stage: Stage) -> BatchFacts | None:
+        """LOAD DATA LOCAL straight into the table, for a batch of new keys only.
+
+        An initial load then writes each row once (no staging table, no INSERT ... SELECT:
+        a quarter of its time). DuckDB checks the batch first, as the staged path's check
+        would. A key met twice (in the batch or the table) or any value the server warns
+        about undoes the load, and the staged path takes the batch (deduplicating, or
+        naming the value it rejects).
+        """
+        assert isinstance(stage, MySQLStage)
+        needed = {*table.key, DELETED_AT} | {c.name for c in table.columns if not c.nullable}
+        pairs = self._fields(table)
+        checked = [f for f, c in pairs if c.name in needed]
+        batch = f"({stage.read_sql(checked)}) AS b"
+        try:
+            facts = self.check_batch(table, stage, batch, quote=standard_quote, query=self._read)
+        except duckdb.Error as error:
+            raise stage.read_error(self.reader, checked, error) from error
+        if facts.deletes:
+            return None
+        q = self.quote
+        names = ", ".join(["@line", q(TABLE_VERSION), *(q(c.name) for _, c in pairs)])
+        into = f"{table.qualified} {LOAD_CSV} ({names}) SET {q(BATCHED_AT)} = CURRENT_TIMESTAMP"
+        if self._load_csv(stage, pairs, into):
+            return facts
+        self.rollback()  # only the load: the batch transaction held nothing before it
+        return None
+
+    def _read(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.reader.execute(sql).fetchall()
+
+    def _load_csv(self, stage: MySQLStage, pairs: list[tuple[Field, Column]], into: str) -> bool:
+        """The batch as CSV into ``into`` (`table LOAD-options (columns)`); False if the
+        server warned or loaded fewer rows than were sent.
+
+        The CSV flows through a named pipe: DuckDB writes it while the server loads it, so
+        the two overlap on the two cores (as a file, one waited for the other).
+        """
         pipe = stage.path.with_suffix(".csv")
         if not pipe.exists():
             os.mkfifo(pipe)
@@ -473,8 +520,7 @@ class MySQLDialect(Dialect):
         try:
             with self.connection.cursor() as cursor:
                 loaded = cursor.execute(
-                    f"LOAD DATA LOCAL INFILE {self.literal(str(pipe))} INTO TABLE "
-                    f"{relation} {_LOAD_CSV} ({names})"
+                    f"LOAD DATA LOCAL INFILE {self.literal(str(pipe))} INTO TABLE {into}"
                 )
                 warnings = cursor.warning_count
         except BaseException:
@@ -483,9 +529,7 @@ class MySQLDialect(Dialect):
         writer.finish(load_failed=False)
         if writer.error is not None:
             raise stage.read_error(self.reader, [f for f, _ in pairs], writer.error)
-        if warnings or loaded != writer.written:  # a warning may also have dropped a row
-            raise self._load_warning(table, stage, pairs, f"{relation} {_LOAD_CSV} ({names})")
-        return relation
+        return not warnings and loaded == writer.written
 
     def _csv_sql(self, stage: SpoolStage, pairs: list[tuple[Field, Column]]) -> str:
         """DuckDB's SELECT of the batch as the CSV's fields: line, version, columns."""
