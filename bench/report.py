@@ -15,6 +15,9 @@ from bench.measure import Measurement
 
 OFFICIAL_TOOLS = ("dap initdb", "dap syncdb", "dap initdb --table all")
 COPY_FLOOR = "PostgreSQL COPY (floor)"
+LOAD_DATA_FLOOR = "MariaDB LOAD DATA (floor)"
+# each database's fastest bulk load of the same rows into an empty table with its key
+FLOORS = (COPY_FLOOR, LOAD_DATA_FLOOR)
 
 
 @dataclass
@@ -26,7 +29,7 @@ class Result:
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # per program, over all runs
     note: str = ""
     vs_official: float | None = None  # the official CLI's wall time / ours (x faster)
-    vs_copy: float | None = None  # our rows/s / the COPY floor's rows/s
+    vs_floor: float | None = None  # our rows/s / the scenario's floor's rows/s
 
     @property
     def wall_s(self) -> float:
@@ -43,23 +46,21 @@ class Result:
 
 
 def compare(results: Sequence[Result]) -> None:
-    """Fill in each measured result's ratios to its scenario's official CLI and COPY floor."""
-    floor = next((r for r in results if r.tool == COPY_FLOOR and r.runs), None)
+    """Fill in each measured result's ratios to its scenario's official CLI and floor."""
     for result in results:
         if not result.runs:
             continue
-        official = next(
-            (
-                r
-                for r in results
-                if r.scenario == result.scenario and r.tool in OFFICIAL_TOOLS and r.runs
-            ),
-            None,
-        )
+        official = _of_scenario(results, result.scenario, OFFICIAL_TOOLS)
         if official is not None and official is not result:
             result.vs_official = official.wall_s / result.wall_s
-        if floor is not None and result.scenario == floor.scenario and result is not floor:
-            result.vs_copy = result.rows_per_s / floor.rows_per_s
+        floor = _of_scenario(results, result.scenario, FLOORS)
+        if floor is not None and floor is not result:
+            result.vs_floor = result.rows_per_s / floor.rows_per_s
+
+
+def _of_scenario(results: Sequence[Result], scenario: str, tools: Sequence[str]) -> Result | None:
+    """The measured result of one of ``tools`` in ``scenario``."""
+    return next((r for r in results if r.scenario == scenario and r.tool in tools and r.runs), None)
 
 
 def _rss(result: Result) -> str:
@@ -79,7 +80,7 @@ def table(results: Sequence[Result]) -> str:
         "rows/s",
         "peak RSS MB",
         "vs official",
-        "vs COPY",
+        "vs floor",
         "note",
     )
     lines = [header]
@@ -94,7 +95,7 @@ def table(results: Sequence[Result]) -> str:
                 f"{r.rows_per_s:,.0f}" if measured else "-",
                 _rss(r),
                 _ratio(r.vs_official),
-                _ratio(r.vs_copy),
+                _ratio(r.vs_floor),
                 (f"median of {len(r.runs)}; " if len(r.runs) > 1 else "") + r.note,
             )
         )
@@ -125,7 +126,11 @@ def to_json(results: Sequence[Result], settings: dict[str, Any]) -> dict[str, An
 def from_json(data: dict[str, Any]) -> tuple[list[Result], dict[str, Any]]:
     """The results and settings of a latest.json, to print or draw again."""
     names = {f.name for f in fields(Result)}
-    results = [Result(**{k: v for k, v in item.items() if k in names}) for item in data["results"]]
+    renamed = {"vs_copy": "vs_floor"}  # results written before the MariaDB floor
+    results = [
+        Result(**{renamed.get(k, k): v for k, v in item.items() if renamed.get(k, k) in names})
+        for item in data["results"]
+    ]
     return results, data["settings"]
 
 
@@ -179,7 +184,7 @@ def chart(results: Sequence[Result], path: Path, settings: dict[str, Any]) -> bo
 def _colour(tool: str) -> str:
     if tool.startswith("dap "):
         return "#c0504d"
-    if tool == COPY_FLOOR:
+    if tool in FLOORS:
         return "#7f7f7f"
     if "target-postgres" in tool:
         return "#f2a33a"

@@ -22,7 +22,7 @@ import orjson
 from bench.mariadb import MariaDB, MariaDBUnavailableError
 from bench.measure import CommandFailedError, Measurement, run_pipeline
 from bench.postgres import Postgres
-from bench.report import COPY_FLOOR, Result
+from bench.report import COPY_FLOOR, LOAD_DATA_FLOOR, Result
 from bench.simulator import OFFICIAL_QUERY, TAP_QUERY, Simulator
 from bench.tools import REPO, Tools
 
@@ -89,6 +89,7 @@ class Bench:
     results: list[Result] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     loaded: dict[str, Loaded] = field(default_factory=dict)
+    mariadb_loaded: str | None = None  # a MariaDB database the pipe loaded, for the floor
     _sim: Simulator | None = None
     _snapshot_rows: int = 0
     _snapshot_at: str = ""
@@ -330,9 +331,10 @@ class Bench:
         self._initial_into(self.pg, INITIAL, self.initial_tools(), rows)
         self._copy_floor(rows)
         if self.options.with_mariadb:
-            # ours and the official client: target-postgres, BATCH and COPY are PostgreSQL's
+            # ours and the official client: target-postgres and BATCH are PostgreSQL's
             tools = [t for t in self.initial_tools() if t in (MELTANO, PIPE, INITDB)]
             self._initial_into(self.mariadb, INITIAL_MARIADB, tools, rows)
+            self._load_data_floor(rows)
 
     def _initial_into(self, server: Server, scenario: str, tools: list[str], rows: int) -> None:
         """Each tool's initial load of submissions, each run into a new database of
@@ -350,6 +352,11 @@ class Bench:
                 measurement, loaded = self._load(tool, server, database, index, tables=[TABLE])
                 soft = tool in (MELTANO, PIPE, PIPE_BATCH, MELTANO_BATCH)
                 self._check_rows(result, server.count(database, QUALIFIED, live_only=soft), rows)
+                if server is self.mariadb and tool == PIPE:  # the LOAD DATA floor's rows
+                    if self.mariadb_loaded is not None:
+                        self.mariadb.drop(self.mariadb_loaded)
+                    self.mariadb_loaded = database
+                    return measurement
                 if server is not self.pg or tool not in (MELTANO, PIPE, INITDB):
                     server.drop(database)  # no increment follows
                     return measurement
@@ -377,6 +384,27 @@ class Bench:
 
         self._measure(result, self.options.runs, one_run)
         tsv.unlink(missing_ok=True)
+
+    def _load_data_floor(self, rows: int) -> None:
+        result = Result(
+            INITIAL_MARIADB, LOAD_DATA_FLOOR, rows, note="LOAD DATA LOCAL of a CSV file alone"
+        )
+        source, self.mariadb_loaded = self.mariadb_loaded, None
+        if source is None:
+            result.note = "not measured: no database loaded by tap-dap | target-dap-sql"
+            self.results.append(result)
+            return
+        csv_file = self.workdir / "submissions.csv"
+        try:
+            self.mariadb.export_csv(source, QUALIFIED, csv_file)
+            self._measure(
+                result,
+                self.options.runs,
+                lambda _: Measurement(self.mariadb.load_floor(source, QUALIFIED, csv_file)),
+            )
+        finally:
+            csv_file.unlink(missing_ok=True)
+            self.mariadb.drop(source)
 
     # -- scenario 4: an increment ------------------------------------------------------------
 
