@@ -7,20 +7,20 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # One pytest worker per core: every test has its own database, dap-sim and Meltano dirs.
 PYTEST_ARGS ?= -n auto
-PACKAGE_FILES := pyproject.toml tap-dap/pyproject.toml target-dap-sql/pyproject.toml
+PACKAGE_FILES := pyproject.toml tap-dap/pyproject.toml target-dap-sql/pyproject.toml dap-sim/pyproject.toml
 
 .PHONY: help venv lint typecheck pytest test demo bench clean
 
 help:
 	@echo "make demo   run the main job offline: dap-sim -> tap-dap -> target-dap-sql (DuckDB)"
-	@echo "make test   ruff (lint + format check), mypy on both packages, the whole pytest suite"
+	@echo "make test   ruff (lint + format check), mypy on the three packages, the whole pytest suite"
 	@echo "make bench  the benchmark (bench/README.md); options: make bench BENCH_ARGS='--quick'"
 
 $(STAMP): $(PACKAGE_FILES)
-	@echo "==> creating $(VENV) and installing tap-dap, target-dap-sql and the dev tools"
+	@echo "==> creating $(VENV) and installing tap-dap, target-dap-sql, dap-sim and the dev tools"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --quiet -e ./tap-dap -e ./target-dap-sql --group dev
+	@$(PY) -m pip install --quiet -e ./tap-dap -e ./target-dap-sql -e ./dap-sim --group dev
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -32,8 +32,8 @@ lint: $(STAMP)
 	@$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	@echo "==> mypy tap-dap target-dap-sql scripts"
-	@$(VENV)/bin/mypy tap-dap/tap_dap target-dap-sql/target_dap_sql scripts
+	@echo "==> mypy tap-dap target-dap-sql dap-sim scripts"
+	@$(VENV)/bin/mypy tap-dap/tap_dap target-dap-sql/target_dap_sql dap-sim/dap_sim scripts
 
 pytest: $(STAMP)
 	@echo "==> pytest"

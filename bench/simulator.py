@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from tap_dap.sim.testing import SimServer, start_sim
+from dap_sim.testing import SimServer, start_sim
 
 # The official client's queries (dap 2.x, replicator/sql_op_init.py and sql_op_sync.py),
 # and tap-dap's: the sim keys live jobs by table, format, mode, since and until.

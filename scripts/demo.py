@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-from tap_dap.sim.sizing import DEFAULT_SCALE
-from tap_dap.sim.testing import ensure_dataset, start_sim
+from dap_sim.sizing import DEFAULT_SCALE
+from dap_sim.testing import ensure_dataset, start_sim
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = ROOT / "data" / "demo"

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pymysql
 import pytest
-from tap_dap.sim.testing import TEST_OPTIONS, SimServer, start_sim
+from dap_sim.testing import TEST_OPTIONS, SimServer, start_sim
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # The MariaDB (or MySQL) server of the tests: a URL without a database; tests make their own

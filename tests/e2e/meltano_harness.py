@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 
 from tests.target.harness import Database, actual_value, expected_value
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_dap.sim.dataset import Dataset
-from tap_dap.sim.testing import SimServer
-from tap_dap.sim.timefmt import iso_millis
+from dap_sim.dataset import Dataset
+from dap_sim.testing import SimServer
+from dap_sim.timefmt import iso_millis
 
 from tests.conftest import DATABASES, database_url_for
 from tests.e2e.meltano_harness import MeltanoProject, assert_matches_dump, install_plugins

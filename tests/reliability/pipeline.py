@@ -24,9 +24,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from tap_dap.sim.dataset import Dataset
-from tap_dap.sim.testing import SimServer
-from tap_dap.sim.timefmt import iso_millis
+from dap_sim.dataset import Dataset
+from dap_sim.testing import SimServer
+from dap_sim.timefmt import iso_millis
 
 from tests.e2e.meltano_harness import MELTANO, REPO, MeltanoProject, assert_matches_dump
 from tests.target.harness import Database

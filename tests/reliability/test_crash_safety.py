@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 
 from tests.conftest import DATABASES
 from tests.e2e.meltano_harness import MeltanoProject

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 
 from tests.e2e.meltano_harness import MeltanoProject
 from tests.reliability.pipeline import (
@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("meltano_plugins")]
 SETTINGS: dict[str, Any] = {"tap_dap_tables": TABLES}
 SUBMISSIONS = "canvas.submissions"
 
-# One entry per fault kind of dap-sim (tap_dap.sim.faults.KINDS), each firing more than once.
+# One entry per fault kind of dap-sim (dap_sim.faults.KINDS), each firing more than once.
 FAULTS: dict[str, dict[str, Any]] = {
     "5xx answers": {"kind": "http_error", "status": 503, "times": 5},
     # on the endpoints with large budgets: a 429 on job creation also spends the tap's own

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 
 from tests.e2e.meltano_harness import MeltanoProject
 from tests.reliability.pipeline import run_to_end

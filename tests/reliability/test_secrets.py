@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 
 from tests.e2e import test_meltano_run as e2e
 from tests.e2e.meltano_harness import REPO, MeltanoProject

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import certifi
 import pytest
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 
 from tests.tap.tap_harness import Replica, final_records_equal_truth, run_tap, sim_config
 

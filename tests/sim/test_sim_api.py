@@ -10,9 +10,9 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from dap_sim import catalog
+from dap_sim.testing import SimServer
 from sim_client import DapClient
-from tap_dap.sim import catalog
-from tap_dap.sim.testing import SimServer
 
 ERROR_FIELDS = {"type", "uuid", "message"}
 

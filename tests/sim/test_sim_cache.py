@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dap_sim.testing import SimServer, start_sim
 from sim_client import DapClient
-from tap_dap.sim.testing import SimServer, start_sim
 
 
 def _client(sim: SimServer) -> DapClient:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_dap.sim.dataset import Dataset
-from tap_dap.sim.tables import World
+from dap_sim.dataset import Dataset
+from dap_sim.tables import World
 
 DAP_SIM = str(Path(sys.executable).parent / "dap-sim")
 SCALE = 20_000

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import requests
+from dap_sim.dataset import Dataset
+from dap_sim.tables import dump
 from sim_client import DapClient
-from tap_dap.sim.dataset import Dataset
-from tap_dap.sim.tables import dump
 
 DAP_SIM = str(Path(sys.executable).parent / "dap-sim")
 

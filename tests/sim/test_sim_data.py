@@ -8,10 +8,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from tap_dap.sim import catalog, relations
-from tap_dap.sim.dataset import Dataset
-from tap_dap.sim.tables import World, dump
-from tap_dap.sim.timefmt import parse_iso
+from dap_sim import catalog, relations
+from dap_sim.dataset import Dataset
+from dap_sim.tables import World, dump
+from dap_sim.timefmt import parse_iso
 
 ALL_TABLES = [(ns, t) for ns in catalog.NAMESPACES for t in catalog.table_names(ns)]
 

@@ -10,11 +10,11 @@ import itertools
 from typing import Any
 
 import pytest
+from dap_sim import catalog
+from dap_sim.dataset import Dataset
+from dap_sim.tables import World, dump
+from dap_sim.testing import SimServer
 from sim_client import DapClient, apply
-from tap_dap.sim import catalog
-from tap_dap.sim.dataset import Dataset
-from tap_dap.sim.tables import World, dump
-from tap_dap.sim.testing import SimServer
 
 ALL_TABLES = [(ns, t) for ns in catalog.NAMESPACES for t in catalog.table_names(ns)]
 Rows = dict[Any, dict[str, Any]]

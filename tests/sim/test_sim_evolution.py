@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from dap_sim.dataset import Dataset
+from dap_sim.testing import SimServer
 from sim_client import DapClient
-from tap_dap.sim.dataset import Dataset
-from tap_dap.sim.testing import SimServer
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import requests
+from dap_sim.testing import SimServer
 from sim_client import DapClient
-from tap_dap.sim.testing import SimServer
 
 
 @pytest.fixture

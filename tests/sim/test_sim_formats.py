@@ -10,9 +10,9 @@ import json
 from typing import Any
 
 import pytest
+from dap_sim import catalog
+from dap_sim.testing import SimServer
 from sim_client import DapClient
-from tap_dap.sim import catalog
-from tap_dap.sim.testing import SimServer
 
 _TSV_UNESCAPE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
 

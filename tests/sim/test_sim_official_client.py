@@ -23,9 +23,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from tap_dap.sim.dataset import Dataset
-from tap_dap.sim.testing import SimServer
-from tap_dap.sim.timefmt import parse_iso
+from dap_sim.dataset import Dataset
+from dap_sim.testing import SimServer
+from dap_sim.timefmt import parse_iso
 
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL_VENV = REPO / ".venv-dap-official"

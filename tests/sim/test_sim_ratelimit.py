@@ -7,8 +7,8 @@ from collections import deque
 from collections.abc import Callable
 
 import pytest
+from dap_sim.testing import SimServer
 from sim_client import DapClient
-from tap_dap.sim.testing import SimServer
 
 WINDOW = 1.5  # seconds: a short window keeps the test fast; the counts are the real ones
 

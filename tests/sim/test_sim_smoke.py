@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dap_sim.testing import SimServer
 from sim_client import DapClient, apply
-from tap_dap.sim.testing import SimServer
 
 
 def test_fixture_serves_a_snapshot_equal_to_the_dump(dap_sim: SimServer) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 
 TAP = str(Path(sys.executable).parent / "tap-dap")
 META_COLUMNS = ("_dap_ts", "_sdc_deleted_at")

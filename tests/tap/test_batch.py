@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 from tap_harness import TAP, Replica, batch_config, final_records_equal_truth, run_tap, sim_config
 
 STREAMS = ["canvas-accounts", "canvas-submissions"]

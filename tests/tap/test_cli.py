@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 from tap_harness import TAP, discover, run_tap, select, sim_config
 
 

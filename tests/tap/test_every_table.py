@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 from tap_harness import Replica, final_records_equal_truth, run_tap, sim_config
 
 

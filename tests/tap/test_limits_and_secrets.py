@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 from tap_harness import Replica, final_records_equal_truth, run_tap, sim_config
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 from tap_harness import TAP, Replica, TapRun, final_records_equal_truth, run_tap, sim_config
 
 STREAM = "canvas-submissions"

@@ -13,9 +13,9 @@ import atexit
 import tempfile
 from pathlib import Path
 
-import tap_dap.sim
+import dap_sim
+from dap_sim.testing import TEST_OPTIONS, start_sim
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
-from tap_dap.sim.testing import TEST_OPTIONS, start_sim
 from tap_dap.tap import TapDap
 
 _data = Path(tempfile.mkdtemp(prefix="tap-dap-standard-"))
@@ -23,7 +23,7 @@ _sim = start_sim(_data / "sim", **TEST_OPTIONS)
 atexit.register(_sim.close)
 
 DECIMAL_TABLES = {"late_policies", "submissions"}
-SCHEMAS = Path(tap_dap.sim.__file__).parent / "schemas"
+SCHEMAS = Path(dap_sim.__file__).parent / "schemas"
 TABLES = sorted(
     path.stem
     for namespace in ("canvas", "canvas_logs")

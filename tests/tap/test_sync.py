@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tap_dap.sim.testing import SimServer
+from dap_sim.testing import SimServer
 from tap_harness import Replica, discover, final_records_equal_truth, run_tap, sim_config
 
 TABLES = ["accounts", "courses", "submissions", "enrollment_states"]

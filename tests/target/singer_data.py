@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parents[2]
-DAP_SCHEMAS = REPO / "tap-dap" / "tap_dap" / "sim" / "schemas"
+DAP_SCHEMAS = REPO / "dap-sim" / "dap_sim" / "schemas"
 IP_TYPES = {
     "#/components/schemas/IPv4Address": {"type": "string", "format": "ipv4"},
     "#/components/schemas/IPv6Address": {"type": "string", "format": "ipv6"},

@@ -13,12 +13,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from tap_dap.sim import catalog, relations, words
-from tap_dap.sim.catalog import JsonSchema
-from tap_dap.sim.hashing import EPOCH_MULTIPLIER, GOLDEN, MASK64, mix64, salt
-from tap_dap.sim.lifecycle import Lifecycle
-from tap_dap.sim.sizing import DAY_MS, HISTORY_MS
-from tap_dap.sim.timefmt import iso_date, iso_seconds
+from dap_sim import catalog, relations, words
+from dap_sim.catalog import JsonSchema
+from dap_sim.hashing import EPOCH_MULTIPLIER, GOLDEN, MASK64, mix64, salt
+from dap_sim.lifecycle import Lifecycle
+from dap_sim.sizing import DAY_MS, HISTORY_MS
+from dap_sim.timefmt import iso_date, iso_seconds
 
 ID_BASE = 10_000_000_000_000  # Canvas-style global ids: shard 1, then the local id
 OVERSIZED = "__dap_oversized_truncated__"

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_dap.sim import catalog, errors, formats
-from tap_dap.sim.auth import Authority
-from tap_dap.sim.cache import ProductionCache
-from tap_dap.sim.dataset import DATASET_FILE, Dataset
-from tap_dap.sim.faults import Fault, FaultPlan
-from tap_dap.sim.jobs import Job, JobRegistry
-from tap_dap.sim.options import ServeOptions
-from tap_dap.sim.production import JobSpec, Producer
-from tap_dap.sim.ratelimit import RateLimiter
-from tap_dap.sim.tables import World
-from tap_dap.sim.timefmt import iso_millis, parse_iso
+from dap_sim import catalog, errors, formats
+from dap_sim.auth import Authority
+from dap_sim.cache import ProductionCache
+from dap_sim.dataset import DATASET_FILE, Dataset
+from dap_sim.faults import Fault, FaultPlan
+from dap_sim.jobs import Job, JobRegistry
+from dap_sim.options import ServeOptions
+from dap_sim.production import JobSpec, Producer
+from dap_sim.ratelimit import RateLimiter
+from dap_sim.tables import World
+from dap_sim.timefmt import iso_millis, parse_iso
 
 _QUERY_FIELDS = ("format", "mode", "since", "until")
 _ALL_FORMATS = (*formats.FORMATS, "parquet")

@@ -18,7 +18,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from tap_dap.sim.production import JobSpec, ProducedFile
+from dap_sim.production import JobSpec, ProducedFile
 
 _MANIFEST = "manifest.json"
 

@@ -40,7 +40,7 @@ META_SCHEMA: JsonSchema = {
 
 
 def _schema_dir() -> Any:
-    return resources.files("tap_dap.sim") / "schemas"
+    return resources.files("dap_sim") / "schemas"
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 import jwt
 
-from tap_dap.sim import errors
+from dap_sim import errors
 
 TOKEN_SCOPE = "urn:dap:query"  # noqa: S105 - a scope name, not a secret
 _EXPIRES = "X-Dap-Sim-Expires"

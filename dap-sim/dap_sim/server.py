@@ -24,9 +24,9 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from tap_dap.sim import errors
-from tap_dap.sim.api import App, FileResponse, Request, Response
-from tap_dap.sim.options import ServeOptions
+from dap_sim import errors
+from dap_sim.api import App, FileResponse, Request, Response
+from dap_sim.options import ServeOptions
 
 _NS = r"(?P<namespace>[^/]+)"
 _TABLE = r"(?P<table>[^/]+)"

@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from tap_dap.sim import server, sizing
-from tap_dap.sim.dataset import DEFAULT_SEED, Dataset, split_qualified
-from tap_dap.sim.options import ServeOptions
-from tap_dap.sim.tables import dump
+from dap_sim import server, sizing
+from dap_sim.dataset import DEFAULT_SEED, Dataset, split_qualified
+from dap_sim.options import ServeOptions
+from dap_sim.tables import dump
 
 
 def _parser() -> argparse.ArgumentParser:

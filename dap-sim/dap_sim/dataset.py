@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_dap.sim import catalog, evolution, sizing
-from tap_dap.sim.catalog import JsonSchema
-from tap_dap.sim.hashing import salt
-from tap_dap.sim.lifecycle import Churn
-from tap_dap.sim.timefmt import iso_millis, parse_iso
+from dap_sim import catalog, evolution, sizing
+from dap_sim.catalog import JsonSchema
+from dap_sim.hashing import salt
+from dap_sim.lifecycle import Churn
+from dap_sim.timefmt import iso_millis, parse_iso
 
 DATASET_FILE = "dataset.json"
 FORMAT_VERSION = 1

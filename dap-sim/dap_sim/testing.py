@@ -25,10 +25,10 @@ from typing import Any
 
 import requests
 
-from tap_dap.sim import server
-from tap_dap.sim.dataset import DATASET_FILE, DEFAULT_SEED, Dataset
-from tap_dap.sim.options import ServeOptions
-from tap_dap.sim.tables import dump
+from dap_sim import server
+from dap_sim.dataset import DATASET_FILE, DEFAULT_SEED, Dataset
+from dap_sim.options import ServeOptions
+from dap_sim.tables import dump
 
 # What most tests want: jobs finish at once and no rate limit gets in the way.
 TEST_OPTIONS: dict[str, Any] = {"job_latency": 0.0, "rate_limit_factor": 0.0}
@@ -165,7 +165,7 @@ def start_sim(
         return sim
     if tls is not None:
         raise ValueError("dap-sim serves TLS only in this process (in_subprocess=False)")
-    command = [sys.executable, "-m", "tap_dap.sim.cli", "serve", "--data", str(data_dir)]
+    command = [sys.executable, "-m", "dap_sim.cli", "serve", "--data", str(data_dir)]
     for option in fields(ServeOptions):
         value = getattr(serve_options, option.name)
         flag = "--" + option.name.replace("_", "-")

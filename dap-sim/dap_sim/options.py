@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from tap_dap.sim.production import default_workers
+from dap_sim.production import default_workers
 
 # Options that only take effect when the server starts.
 STARTUP_ONLY = frozenset({"host", "port", "workers", "faults", "cache_dir"})

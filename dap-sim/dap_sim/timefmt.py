@@ -49,7 +49,3 @@ def parse_iso(text: str) -> int:
         raise ValueError(f"timestamp {text!r} has no time zone (add Z or +00:00)")
     delta = parsed - _EPOCH
     return delta.days * _DAY_MS + delta.seconds * 1000 + delta.microseconds // 1000
-
-
-def now_ms() -> int:
-    return int(datetime.now(tz=UTC).timestamp() * 1000)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tap_dap.sim import catalog
+from dap_sim import catalog
 
 _ALIASES = {
     "author_id": "users",

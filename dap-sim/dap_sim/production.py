@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tap_dap.sim.dataset import Dataset
-from tap_dap.sim.formats import encoder_for
-from tap_dap.sim.tables import Record, World
+from dap_sim.dataset import Dataset
+from dap_sim.formats import encoder_for
+from dap_sim.tables import Record, World
 
 if TYPE_CHECKING:  # the cache module imports this one
-    from tap_dap.sim.cache import ProductionCache
+    from dap_sim.cache import ProductionCache
 
 _BATCH = 2_000  # records encoded and compressed at a time
 

@@ -11,7 +11,7 @@ import copy
 import random
 from typing import Any
 
-from tap_dap.sim.catalog import JsonSchema, key_column
+from dap_sim.catalog import JsonSchema, key_column
 
 KINDS = ("add_column", "add_enum_value", "add_enum_column", "make_optional", "drop_column")
 UNSPECIFIED = "__dap_unspecified__"

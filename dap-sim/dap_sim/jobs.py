@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_dap.sim import errors
-from tap_dap.sim.production import ProducedFile
-from tap_dap.sim.timefmt import iso_millis
+from dap_sim import errors
+from dap_sim.production import ProducedFile
+from dap_sim.timefmt import iso_millis
 
 QueryKey = tuple[Any, ...]
 

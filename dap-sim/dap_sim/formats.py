@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from tap_dap.sim.catalog import JsonSchema, resolve_ref
-from tap_dap.sim.tables import Record
-from tap_dap.sim.timefmt import iso_millis
+from dap_sim.catalog import JsonSchema, resolve_ref
+from dap_sim.tables import Record
+from dap_sim.timefmt import iso_millis
 
 FORMATS = ("jsonl", "tsv", "csv")
 MODES = ("expanded", "condensed")

@@ -18,8 +18,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tap_dap.sim.hashing import EPOCH_MULTIPLIER, GOLDEN, MASK64, mix64, salt
-from tap_dap.sim.sizing import EPOCH_MS, ChangeProfile
+from dap_sim.hashing import EPOCH_MULTIPLIER, GOLDEN, MASK64, mix64, salt
+from dap_sim.sizing import EPOCH_MS, ChangeProfile
 
 _HALF = EPOCH_MS // 2
 _INSERT_LAG_MS = 5_000

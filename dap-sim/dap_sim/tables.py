@@ -12,11 +12,11 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from tap_dap.sim import catalog, sizing
-from tap_dap.sim.dataset import Dataset
-from tap_dap.sim.hashing import GOLDEN, mix64, salt
-from tap_dap.sim.lifecycle import DELETED, Lifecycle
-from tap_dap.sim.values import RowModel, key_maker
+from dap_sim import catalog, sizing
+from dap_sim.dataset import Dataset
+from dap_sim.hashing import GOLDEN, mix64, salt
+from dap_sim.lifecycle import DELETED, Lifecycle
+from dap_sim.values import RowModel, key_maker
 
 _DUPLICATE_ONE_IN = 5_000  # web_logs snapshots repeat about one key in this many
 
