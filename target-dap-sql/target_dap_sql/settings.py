@@ -122,7 +122,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "duckdb_threads",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=2,
         description=(
             "Threads DuckDB uses to read (and, for a DuckDB database, merge) each "

@@ -11,11 +11,12 @@ import typing as t
 import click
 import orjson
 from singer_sdk import Target
-from singer_sdk.exceptions import SingerSDKError
+from singer_sdk.exceptions import ConfigValidationError, SingerSDKError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_dap_sql.batch_files import BatchFiles, batch_records, local_path
+from target_dap_sql.database_url import redact
 from target_dap_sql.dialects import dialect_class_for, parse_database_url
 from target_dap_sql.errors import RecordBeforeSchemaError, TargetError
 from target_dap_sql.loader import Loader
@@ -246,5 +247,7 @@ class TargetDapSql(Target):
         except (TargetError, SingerSDKError, InvalidInputLine) as error:
             notes = "; ".join(getattr(error, "__notes__", []))
             where = f"{notes}: " if notes else ""
-            click.echo(f"{cls.name}: error: {where}{error}", err=True)
+            # A config the schema refuses: which setting, and why (a value may hold a URL).
+            why = f": {'; '.join(error.errors)}" if isinstance(error, ConfigValidationError) else ""
+            click.echo(redact(f"{cls.name}: error: {where}{error}{why}"), err=True)
             sys.exit(1)
