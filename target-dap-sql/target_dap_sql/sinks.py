@@ -47,7 +47,7 @@ class DapSqlSink(BatchSink):
 
     # The SDK strips `_sdc_*` fields unless `add_record_metadata` is on, which would drop a
     # tap's `_sdc_deleted_at` (meltano/sdk#3444). Our metadata columns are our own: keep the
-    # stream's fields and schema exactly as sent.
+    # stream's fields and schema exactly as sent (private SDK hooks: see sdk_compat.SEAMS).
     @property
     def include_sdc_metadata_properties(self) -> bool:
         return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import gc
 import sys
@@ -15,6 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError, SingerSDKError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from target_dap_sql import sdk_compat
 from target_dap_sql.batch_files import BatchFiles, batch_records, local_path
 from target_dap_sql.database_url import redact
 from target_dap_sql.dialects import dialect_class_for, parse_database_url
@@ -30,7 +30,11 @@ if t.TYPE_CHECKING:
 
 class TargetDapSql(Target):
     """Creates, evolves and merges SQL tables (PostgreSQL, DuckDB, MySQL/MariaDB) from any
-    Singer stream."""
+    Singer stream.
+
+    Its `_process_*_message` and `_write_state_message` methods override private SDK
+    hooks: `sdk_compat.SEAMS` lists them, with every other SDK seam, and why.
+    """
 
     name = "target-dap-sql"
     default_sink_class = DapSqlSink
@@ -58,6 +62,8 @@ class TargetDapSql(Target):
         self.max_parallelism = 1  # drains only queue merges; the loader's worker runs them
         self._loader: Loader | None = None
         self.current_version: int | None = None
+        self._stream_sinks = sdk_compat.sinks_by_stream(self)
+        self._check_record_age = sdk_compat.record_age_check(self)
         self._url = parse_database_url(str(self.config["database_url"]))
         self.load_options = load_options(self.config)
         self._fast_path = not (
@@ -97,7 +103,7 @@ class TargetDapSql(Target):
         The SDK would keep the old sink's records until the next full drain, so a full
         new sink could merge newer records first and the older ones would win.
         """
-        existing = self._sinks_active.get(stream_name)
+        existing = self._stream_sinks.get(stream_name)
         if (
             schema is not None
             and existing is not None
@@ -112,7 +118,7 @@ class TargetDapSql(Target):
         )
 
     def _sink_for(self, stream: str, what: str) -> DapSqlSink:
-        sink = self._sinks_active.get(stream)
+        sink = self._stream_sinks.get(stream)
         if sink is None:
             raise RecordBeforeSchemaError(
                 f"a {what} for stream {stream!r} arrived before its SCHEMA message"
@@ -126,13 +132,13 @@ class TargetDapSql(Target):
         The SDK path parses timestamps into datetimes, copies the record and checks its
         keys in Python, for every record; the database does all of that in bulk here.
         """
-        sink = self._sinks_active.get(stream)
+        sink = self._stream_sinks.get(stream)
         if sink is None:
             sink = self._sink_for(stream, "RECORD")
         sink.stage_raw(self.current_line, version, record)  # type: ignore[attr-defined]
         if sink.is_full:
             self.drain_one(sink)
-        self._handle_max_record_age()
+        self._check_record_age()
 
     def _process_record_message(self, message_dict: dict[str, t.Any]) -> None:
         """The SDK's per-record path, for validation, stream maps and flattening."""
@@ -167,7 +173,7 @@ class TargetDapSql(Target):
                 self._process_record_message(
                     {"stream": stream, "record": record, "version": batch.version}
                 )
-        self._handle_max_record_age()
+        self._check_record_age()
 
     def _process_schema_message(self, message_dict: dict[str, t.Any]) -> None:
         """Merge what other streams hold before a new stream starts.
@@ -177,7 +183,7 @@ class TargetDapSql(Target):
         input, and every STATE after them would be held back with them.
         """
         stream = message_dict["stream"]
-        for name, sink in list(self._sinks_active.items()):
+        for name, sink in list(self._stream_sinks.items()):
             if name != stream and sink.current_size:
                 self.drain_one(sink)
         super()._process_schema_message(message_dict)
@@ -189,11 +195,8 @@ class TargetDapSql(Target):
         a crash would lose bookmarks of tables that were already loaded.
         """
         super()._process_state_message(message_dict)
-        if self._latest_state and not any(
-            sink.current_size for sink in (*self._sinks_active.values(), *self._sinks_to_clear)
-        ):
-            self._write_state_message(copy.deepcopy(self._latest_state))
-            self._latest_state = None
+        if not sdk_compat.records_held(self) and (state := sdk_compat.take_held_state(self)):
+            self._write_state_message(state)
 
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         stream = message_dict["stream"]
