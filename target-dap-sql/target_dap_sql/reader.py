@@ -23,7 +23,7 @@ from decimal import Decimal
 import msgspec
 import orjson
 from singer_sdk.exceptions import SingerSDKError
-from singer_sdk.singerlib.encoding.base import GenericSingerReader
+from singer_sdk.singerlib.encoding import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_dap_sql.errors import TargetError
@@ -205,6 +205,8 @@ class SingerLineReader(GenericSingerReader[bytes]):
         file_input: t.IO[bytes] | None,
         callbacks: dict[str, t.Callable[[dict[str, t.Any]], None]],
     ) -> t.Counter[str]:
+        """The SDK's message loop, with line numbers and the RECORD fast path (an SDK seam:
+        see sdk_compat.SEAMS); `callbacks` are the target's handlers by message type."""
         stats: Counter[str] = Counter()
         records = 0
         on_record = self.record_handler

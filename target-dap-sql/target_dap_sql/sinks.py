@@ -16,6 +16,7 @@ from target_dap_sql.batch_files import BatchFiles, BatchFilesStage
 from target_dap_sql.columns import table_spec
 from target_dap_sql.errors import TargetError
 from target_dap_sql.identifiers import split_stream_id
+from target_dap_sql.settings import schema_default
 
 if t.TYPE_CHECKING:
     from target_dap_sql.dialects.base import LoadTable, Stage
@@ -25,9 +26,8 @@ if t.TYPE_CHECKING:
 class DapSqlSink(BatchSink):
     """Loads one stream into one table through its dialect."""
 
-    MAX_SIZE_DEFAULT = 100_000
-    #: DuckDB reads a spooled batch at once; its memory follows the batch's bytes, not rows.
-    MAX_BYTES_DEFAULT = 64 * 1024 * 1024
+    #: The SDK's batch size when `batch_size_rows` is null (it fills in the default otherwise).
+    MAX_SIZE_DEFAULT = schema_default("batch_size_rows")
 
     def __init__(
         self,
@@ -43,11 +43,11 @@ class DapSqlSink(BatchSink):
         self.lane = 0  # batches alternate between the loader's connections
         self.fast_records = 0  # staged by the fast path, counted in metrics per batch
         # read once: is_full is asked after every record
-        self.max_batch_bytes = int(self.config.get("batch_size_bytes", self.MAX_BYTES_DEFAULT))
+        self.max_batch_bytes = int(self.config["batch_size_bytes"])
 
     # The SDK strips `_sdc_*` fields unless `add_record_metadata` is on, which would drop a
     # tap's `_sdc_deleted_at` (meltano/sdk#3444). Our metadata columns are our own: keep the
-    # stream's fields and schema exactly as sent.
+    # stream's fields and schema exactly as sent (private SDK hooks: see sdk_compat.SEAMS).
     @property
     def include_sdc_metadata_properties(self) -> bool:
         return False
@@ -57,11 +57,6 @@ class DapSqlSink(BatchSink):
 
     def _remove_sdc_metadata_from_record(self, record: dict[str, t.Any]) -> None:
         return None
-
-    @property
-    def validate_schema(self) -> bool:
-        """JSON schema validation is opt-in (`validate_records`): it costs most of the time."""
-        return bool(self.config.get("validate_records", False))
 
     @property
     def is_full(self) -> bool:
@@ -88,7 +83,7 @@ class DapSqlSink(BatchSink):
             table_name=table_name,
             json_schema=self.schema,
             key_properties=self.key_properties,
-            enum_as_text=self.config.get("enum_as", "native") == "text",
+            enum_as_text=self.target.load_options.enum_as_text,
         )
         self.table, self.stages = loader.prepare_table(spec)
 

@@ -114,6 +114,26 @@ def test_a_url_the_registry_refuses_says_what_it_takes(
     assert "s3cr3t-pw" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"duckdb_threads": 0}, ["config['duckdb_threads']", "minimum of 1"]),
+        ({"load_method": "merge"}, ["config['load_method']", "'upsert'"]),
+        ({"database_url": ["mysql://loader:s3cr3t-pw@db/x"]}, ["config['database_url']"]),
+    ],
+)
+def test_a_setting_the_schema_refuses_is_named(
+    tmp_path: Path, settings: dict[str, object], words: list[str]
+) -> None:
+    config = {"database_url": f"duckdb:///{tmp_path / 'x.duckdb'}", **settings}
+    result = run_cli(config, fixture("courses_snapshot"), tmp_path)
+    assert result.returncode == 1
+    message = error_line(result)
+    for word in words:
+        assert word in message
+    assert "s3cr3t-pw" not in result.stderr + result.stdout
+
+
 def test_fixture_files_are_valid_singer() -> None:
     for path in FIXTURES.glob("*.singer"):
         if path.stem == "bad_malformed_json":

@@ -111,15 +111,15 @@ class LoadMethod(enum.StrEnum):
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """Target settings that decide DDL and merge statements."""
+    """Target settings that decide DDL and merge statements (`settings.load_options`)."""
 
-    load_method: LoadMethod = LoadMethod.UPSERT
-    hard_delete: bool = False
-    enum_as_text: bool = False
-    duckdb_memory_limit: str = "512MB"
-    duckdb_threads: int = 2
-    delete_batch_files: bool = False
-    mysql_namespace_as: str = "prefix"  # or "database"
+    load_method: LoadMethod
+    hard_delete: bool
+    enum_as_text: bool
+    duckdb_memory_limit: str
+    duckdb_threads: int
+    delete_batch_files: bool
+    mysql_namespace_as: str  # "prefix" or "database"
 
 
 @dataclass(frozen=True)
