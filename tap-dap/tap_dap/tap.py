@@ -22,14 +22,14 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import Catalog
 
 from tap_dap import redaction
-from tap_dap.bookmarks import Bookmark
-from tap_dap.client import DapClient
+from tap_dap.api.client import DapClient
 from tap_dap.errors import ConfigError, TapDapError
-from tap_dap.jobs import TableRef
-from tap_dap.output import SingerOutput
-from tap_dap.planner import PlannedTable, RunPlan
-from tap_dap.schema import translate, version_of
+from tap_dap.plan.bookmarks import Bookmark
+from tap_dap.plan.jobs import TableRef
+from tap_dap.plan.planner import PlannedTable, RunPlan
 from tap_dap.settings import CONFIG_SCHEMA, Settings
+from tap_dap.singer.output import SingerOutput
+from tap_dap.singer.schema import translate, version_of
 from tap_dap.streams import DapStream, stream_id
 
 

@@ -1,7 +1,7 @@
 """Downloading a job's files: pre-signed URLs, the spool on disk, resume and restart.
 
 A file is downloaded, still gzip-compressed, into a spool file; decoding reads the spool
-as it grows (`tap_dap.decoding`). The spool is what lets other tables' files download
+as it grows (`tap_dap.api.decoding`). The spool is what lets other tables' files download
 while an earlier table waits for its job, with memory flat whatever the table size: what
 waits, waits on disk, within `spool_max_bytes`.
 
@@ -26,9 +26,9 @@ from typing import IO
 import requests
 import urllib3
 
-from tap_dap.client import DapClient
+from tap_dap.api.client import DapClient
+from tap_dap.api.retry import TRANSIENT_NETWORK_ERRORS, Backoff
 from tap_dap.errors import DownloadError, JobExpiredError, NotFoundError
-from tap_dap.retry import TRANSIENT_NETWORK_ERRORS, Backoff
 
 logger = logging.getLogger("tap-dap.downloads")
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from tap_dap.auth import TokenProvider
+from tap_dap.api.auth import TokenProvider
+from tap_dap.api.httputil import error_from_response, new_session, retry_after_seconds
+from tap_dap.api.ratelimit import RateLimiter
+from tap_dap.api.retry import TRANSIENT_NETWORK_ERRORS, Backoff
 from tap_dap.errors import DapApiError, ServerError
-from tap_dap.httputil import error_from_response, new_session, retry_after_seconds
-from tap_dap.ratelimit import RateLimiter
-from tap_dap.retry import TRANSIENT_NETWORK_ERRORS, Backoff
 from tap_dap.settings import Settings
 
 logger = logging.getLogger("tap-dap.client")

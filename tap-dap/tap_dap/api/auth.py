@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import requests
 
+from tap_dap.api.httputil import certificate_error, error_from_response, retry_after_seconds
+from tap_dap.api.retry import TRANSIENT_NETWORK_ERRORS, Backoff
 from tap_dap.errors import ConfigError, DapApiError, ServerError
-from tap_dap.httputil import certificate_error, error_from_response, retry_after_seconds
-from tap_dap.retry import TRANSIENT_NETWORK_ERRORS, Backoff
 
 LOGIN_PATH = "/ids/auth/login"
 EARLY_REFRESH_MAX = 60.0
