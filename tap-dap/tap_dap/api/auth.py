@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 import requests
 
-from tap_dap.api.httputil import certificate_error, error_from_response, retry_after_seconds
-from tap_dap.api.retry import TRANSIENT_NETWORK_ERRORS, Backoff
+from tap_dap.api.error_answers import error_from_response
+from tap_dap.api.retry import TRANSIENT_NETWORK_ERRORS, Backoff, retry_after_seconds
+from tap_dap.api.session import certificate_error
 from tap_dap.errors import ConfigError, DapApiError, ServerError
 
 LOGIN_PATH = "/ids/auth/login"

@@ -18,9 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 from tap_dap.api.auth import TokenProvider
-from tap_dap.api.httputil import error_from_response, new_session, retry_after_seconds
+from tap_dap.api.error_answers import error_from_response
 from tap_dap.api.ratelimit import RateLimiter
-from tap_dap.api.retry import TRANSIENT_NETWORK_ERRORS, Backoff
+from tap_dap.api.retry import TRANSIENT_NETWORK_ERRORS, Backoff, retry_after_seconds
+from tap_dap.api.session import new_session
 from tap_dap.errors import DapApiError, ServerError
 from tap_dap.settings import Settings
 

@@ -25,8 +25,8 @@ from typing import TypeVar
 from tap_dap.api.client import DapClient, Job
 from tap_dap.api.decoding import DecodedFile, DecodePool
 from tap_dap.api.downloads import Downloader, DownloadPool, DownloadTask, ObjectUrls, SpoolFile
-from tap_dap.api.httputil import new_session
 from tap_dap.api.retry import Backoff
+from tap_dap.api.session import new_session
 from tap_dap.errors import RunFailedError, TapDapError
 from tap_dap.plan.bookmarks import SNAPSHOT, Bookmark
 from tap_dap.plan.jobs import JobScheduler, JobTracker, TableRef
