@@ -25,6 +25,7 @@ from tap_dap.api.client import Job
 from tap_dap.errors import JobExpiredError, TapDapError
 from tap_dap.plan.bookmarks import INCREMENTAL, SNAPSHOT, Bookmark, JobProgress
 from tap_dap.plan.planner import TableRun
+from tap_dap.sdk_compat import drop_starting_marker, replace_schema
 from tap_dap.singer.batches import BatchFileTask, BatchMessage, batch_path
 from tap_dap.singer.progress_log import ProgressLog
 from tap_dap.singer.records import RecordEncoder, encode_lines
@@ -32,9 +33,6 @@ from tap_dap.singer.schema import DAP_TS, METADATA_PROPERTIES, StreamSchema, tra
 
 if TYPE_CHECKING:
     from tap_dap.tap import TapDap
-
-#: A marker the SDK keeps for bookmarks taken from records; ours come from jobs.
-_SDK_STARTING_MARKER = "starting_replication_value"
 
 
 def stream_id(namespace: str, table: str) -> str:
@@ -116,7 +114,7 @@ class DapStream(Stream):
 
     def _replicate(self, table: TableRun) -> None:
         state = self.get_context_state(None)
-        state.pop(_SDK_STARTING_MARKER, None)
+        drop_starting_marker(state)
         bookmark = Bookmark.from_state(state)
         log = ProgressLog(self.logger, self.name)
         while True:
@@ -272,7 +270,7 @@ class DapStream(Stream):
         )
         self.schema_version = fetched.version
         if changed:
-            self._schema = translated.schema
+            replace_schema(self, translated.schema)
             self.primary_keys = translated.key_properties
             self._dap_tap.write_message(
                 SchemaMessage(
