@@ -25,7 +25,7 @@ from typing import TypeVar
 from tap_dap.api.client import DapClient, Job
 from tap_dap.api.decoding import DecodedFile, DecodePool
 from tap_dap.api.downloads import Downloader, DownloadPool, DownloadTask, ObjectUrls, SpoolFile
-from tap_dap.api.retry import Backoff
+from tap_dap.api.retry import RetryPolicy
 from tap_dap.api.session import new_session
 from tap_dap.errors import RunFailedError, TapDapError
 from tap_dap.plan.bookmarks import SNAPSHOT, Bookmark
@@ -53,9 +53,10 @@ class RunPlan:
         self.client = client
         self.settings = settings
         self.spool_dir = Path(tempfile.mkdtemp(prefix="tap-dap-spool-", dir=settings.spool_dir))
-        backoff = Backoff(settings.max_retries)
         session = new_session(settings.verify, pool_size=settings.max_concurrent_downloads + 4)
-        self.downloader = Downloader(session, backoff, settings.request_timeout)
+        self.downloader = Downloader(
+            session, RetryPolicy.for_downloads(settings.max_retries), settings.request_timeout
+        )
         self.download_pool = DownloadPool(
             self.downloader, settings.max_concurrent_downloads, settings.spool_max_bytes
         )
