@@ -1,5 +1,9 @@
 """The tap's settings: the declared schema (what `--about` lists) and their resolved form.
 
+Defaults, minimums and allowed values are stated in the schema and nowhere else: the SDK
+fills in defaults and checks the rest when it validates the config, and `from_config`
+reads a default it has to supply itself from the schema (`_with_defaults`).
+
 Credentials and the API URL fall back to the environment variables of the official DAP
 client (`DAP_CLIENT_ID`, `DAP_CLIENT_SECRET`, `DAP_API_URL`), so they carry no schema
 default: a default would always win over the environment.
@@ -20,15 +24,6 @@ from singer_sdk import typing as th
 from tap_dap.errors import ConfigError
 
 PUBLIC_API_URL = "https://api-gateway.instructure.com"
-
-#: Requests per minute and endpoint, as DAP documents them.
-DEFAULT_RATE_LIMITS: Mapping[str, int] = {
-    "create_job": 5,
-    "list_tables": 5,
-    "get_job": 500,
-    "get_schema": 500,
-    "object_urls": 200,
-}
 
 SNAPSHOT_POLICIES = ("snapshot", "fail")
 CREATE_JOB_SCOPES = ("table", "account")
@@ -97,7 +92,22 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "rate_limits",
         th.ObjectType(
-            *(th.Property(name, th.IntegerType) for name in DEFAULT_RATE_LIMITS),
+            # DAP's documented limits by default
+            *(
+                th.Property(
+                    endpoint,
+                    th.IntegerType(minimum=1),
+                    default=limit,
+                    description=f"Requests per minute to DAP's {endpoint} endpoint.",
+                )
+                for endpoint, limit in (
+                    ("create_job", 5),
+                    ("list_tables", 5),
+                    ("get_job", 500),
+                    ("get_schema", 500),
+                    ("object_urls", 200),
+                )
+            ),
             additional_properties=False,
         ),
         description="Requests per minute the tap allows itself per endpoint (create_job, "
@@ -106,13 +116,13 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "max_concurrent_downloads",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=4,
         description="Files downloaded at the same time, across all tables.",
     ),
     th.Property(
         "decode_workers",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=2,
         description="Threads that decompress and convert downloaded files; a table's next "
         "files are decoded while its current one is written. With batch_config, the number "
@@ -230,6 +240,19 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
 ).to_dict()
 
 
+def _with_defaults(values: Mapping[str, Any] | None, *path: str) -> dict[str, Any]:
+    """The members of the setting object at `path` (the whole config if none) over the
+    defaults the schema declares for them. The SDK fills these in when it validates the
+    config; this covers an object left out of the config, whose members it cannot fill."""
+    schema: Mapping[str, Any] = CONFIG_SCHEMA
+    for name in path:
+        schema = schema["properties"][name]
+    defaults = {
+        name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec
+    }
+    return {**defaults, **(values or {})}
+
+
 def _names(value: Any) -> tuple[str, ...]:
     """A setting given as a list or as a comma-separated string, as a tuple of names."""
     items = value.split(",") if isinstance(value, str) else list(value or ())
@@ -253,13 +276,15 @@ class BatchSettings:
     @classmethod
     def from_config(cls, raw: Mapping[str, Any]) -> BatchSettings:
         """Read `batch_config`; a part tap-dap does not support is one clear error."""
-        # the config schema allows only jsonl, and gzip or none
-        compression = (raw.get("encoding") or {}).get("compression") or "none"
+        # the config schema allows only jsonl, and gzip or none. No schema default for
+        # compression: Meltano passes defaults on, so batch_config would never be empty
+        # and BATCH mode always on.
+        gzip = (raw.get("encoding") or {}).get("compression") == "gzip"
         storage = raw.get("storage") or {}
         root = storage.get("root")
         if not root:
             raise ConfigError("batch_config.storage.root is not set: set it to a file:// URL")
-        return cls(_local_path(str(root)), str(storage.get("prefix") or ""), compression == "gzip")
+        return cls(_local_path(str(root)), str(storage.get("prefix") or ""), gzip)
 
 
 def _local_path(root: str) -> Path:
@@ -307,22 +332,16 @@ class Settings:
         cls, config: Mapping[str, Any], environ: Mapping[str, str] = os.environ
     ) -> Settings:
         """Resolve the validated config, with the official client's environment fallbacks."""
-        namespaces = _names(config.get("namespace", "canvas"))
+        config = _with_defaults(config)
+        namespaces = _names(config["namespace"])
         if not namespaces:
             raise ConfigError("namespace is empty: set it to a DAP namespace such as canvas")
         ca_bundle = config.get("ca_bundle")
-        verify: bool | str = bool(config.get("verify_tls", True))
+        verify: bool | str = bool(config["verify_tls"])
         if verify and ca_bundle:
             if not os.path.isfile(ca_bundle):
                 raise ConfigError(f"ca_bundle {ca_bundle!r} is not a readable file")
             verify = str(ca_bundle)
-        positive = {
-            "max_concurrent_downloads": int(config.get("max_concurrent_downloads", 4)),
-            "decode_workers": int(config.get("decode_workers", 2)),
-        }
-        for name, number in positive.items():
-            if number < 1:
-                raise ConfigError(f"{name} must be at least 1, not {number}")
         return cls(
             client_id=config.get("client_id") or environ.get("DAP_CLIENT_ID") or None,
             client_secret=config.get("client_secret") or environ.get("DAP_CLIENT_SECRET") or None,
@@ -331,20 +350,20 @@ class Settings:
             ).rstrip("/"),
             namespaces=namespaces,
             tables=_names(config.get("tables")),
-            on_snapshot_required=str(config.get("on_snapshot_required", "snapshot")),
-            emit_activate_version=bool(config.get("emit_activate_version_messages", True)),
-            create_job_scope=str(config.get("create_job_limit_scope", "table")),
-            rate_limits={**DEFAULT_RATE_LIMITS, **(config.get("rate_limits") or {})},
-            max_concurrent_downloads=positive["max_concurrent_downloads"],
-            decode_workers=positive["decode_workers"],
+            on_snapshot_required=str(config["on_snapshot_required"]),
+            emit_activate_version=bool(config["emit_activate_version_messages"]),
+            create_job_scope=str(config["create_job_limit_scope"]),
+            rate_limits=_with_defaults(config.get("rate_limits"), "rate_limits"),
+            max_concurrent_downloads=int(config["max_concurrent_downloads"]),
+            decode_workers=int(config["decode_workers"]),
             spool_dir=config.get("spool_dir") or None,
-            spool_max_bytes=int(config.get("spool_max_bytes", 2 * 1024**3)),
-            poll_interval=float(config.get("poll_interval", 0.5)),
-            poll_interval_max=float(config.get("poll_interval_max", 30)),
-            job_timeout=float(config.get("job_timeout", 6 * 3600)),
-            job_retries=int(config.get("job_retries", 3)),
-            max_retries=int(config.get("max_retries", 6)),
-            request_timeout=float(config.get("request_timeout", 60)),
+            spool_max_bytes=int(config["spool_max_bytes"]),
+            poll_interval=float(config["poll_interval"]),
+            poll_interval_max=float(config["poll_interval_max"]),
+            job_timeout=float(config["job_timeout"]),
+            job_retries=int(config["job_retries"]),
+            max_retries=int(config["max_retries"]),
+            request_timeout=float(config["request_timeout"]),
             verify=verify,
             batch=BatchSettings.from_config(raw_batch)
             if (raw_batch := config.get("batch_config"))

@@ -2,12 +2,12 @@
 
 The SDK keeps what is not on the per-record path: the catalog, selection, the SCHEMA at
 the start, state handling and the STATE messages. Records bypass it: the table's files
-arrive as blocks of ready RECORD lines (`tap_dap.records`) and go straight to stdout
+arrive as blocks of ready RECORD lines (`tap_dap.singer.records`) and go straight to stdout
 through the tap's writer, so `get_records` yields nothing. It drives one job instead:
 
     wait for the job -> (new SCHEMA if its schema version is new) -> STATE with the job
     -> for each file: its records (or, with `batch_config`, one BATCH message naming the
-       file's batch file, `tap_dap.batches`), then STATE with the file counted
+       file's batch file, `tap_dap.singer.batches`), then STATE with the file counted
     -> ACTIVATE_VERSION after a snapshot -> STATE with the bookmark at the job's at/until
 """
 
@@ -21,20 +21,18 @@ from singer_sdk import Stream, metrics
 from singer_sdk.helpers import types
 from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
 
-from tap_dap.batches import BatchFileTask, BatchMessage, batch_path
-from tap_dap.bookmarks import INCREMENTAL, SNAPSHOT, Bookmark, JobProgress
-from tap_dap.client import Job
+from tap_dap.api.client import Job
 from tap_dap.errors import JobExpiredError, TapDapError
-from tap_dap.planner import TableRun
-from tap_dap.progress import TableProgress
-from tap_dap.records import RecordEncoder, encode_lines
-from tap_dap.schema import DAP_TS, METADATA_PROPERTIES, StreamSchema, translate
+from tap_dap.plan.bookmarks import INCREMENTAL, SNAPSHOT, Bookmark, JobProgress
+from tap_dap.plan.planner import TableRun
+from tap_dap.sdk_compat import drop_starting_marker, replace_schema
+from tap_dap.singer.batches import BatchFileTask, BatchMessage, batch_path
+from tap_dap.singer.progress_log import ProgressLog
+from tap_dap.singer.records import RecordEncoder, encode_lines
+from tap_dap.singer.schema import DAP_TS, METADATA_PROPERTIES, StreamSchema, translate
 
 if TYPE_CHECKING:
     from tap_dap.tap import TapDap
-
-#: A marker the SDK keeps for bookmarks taken from records; ours come from jobs.
-_SDK_STARTING_MARKER = "starting_replication_value"
 
 
 def stream_id(namespace: str, table: str) -> str:
@@ -116,17 +114,17 @@ class DapStream(Stream):
 
     def _replicate(self, table: TableRun) -> None:
         state = self.get_context_state(None)
-        state.pop(_SDK_STARTING_MARKER, None)
+        drop_starting_marker(state)
         bookmark = Bookmark.from_state(state)
-        progress = TableProgress(self.logger, self.name)
+        log = ProgressLog(self.logger, self.name)
         while True:
-            job = table.wait_job(progress.waiting)
+            job = table.wait_job(log.waiting)
             running = self._job_progress(job, bookmark, table)
             self._ensure_schema(job.schema_version, bookmark)
             self._save(bookmark.with_job(running))
-            progress.emitting(job, running.kind, len(job.objects) - running.files_emitted)
+            log.emitting(job, running.kind, len(job.objects) - running.files_emitted)
             try:
-                done = self._emit_files(table, job, running, bookmark, progress)
+                done = self._emit_files(table, job, running, bookmark, log)
             except JobExpiredError as expired:
                 self.logger.warning("%s: %s; starting the table's job over", self.name, expired)
                 table.restart(str(expired))
@@ -141,7 +139,7 @@ class DapStream(Stream):
                 ActivateVersionMessage(stream=self.name, version=done.table_version)
             )
         self._save(bookmark.completed(done))
-        progress.summary(done.kind, done.schema_version, done.table_version)
+        log.summary(done.kind, done.schema_version, done.table_version)
 
     def _emit_files(
         self,
@@ -149,14 +147,14 @@ class DapStream(Stream):
         job: Job,
         running: JobProgress,
         bookmark: Bookmark,
-        progress: TableProgress,
+        log: ProgressLog,
     ) -> JobProgress | None:
         """Write the job's remaining files, a STATE after each; None if a dry run's record
         limit (`ABORT_AT_RECORD_COUNT`) cut it short."""
         limit = self.ABORT_AT_RECORD_COUNT
         batch = self._dap_tap.settings.batch
         if batch is not None and limit is None:
-            return self._emit_batches(table, job, running, bookmark, progress)
+            return self._emit_batches(table, job, running, bookmark, log)
         encoder = RecordEncoder(
             self.name, running.table_version, self._deselected_fields(), job.at or job.until
         )
@@ -164,12 +162,12 @@ class DapStream(Stream):
         for object_id, describe, decoded in table.files(job):
             for lines in decoded.blocks():
                 block = encode_lines(encoder, lines.data, lines.first_line, describe)
-                if limit is not None and progress.records + block.records >= limit:
-                    self._write_head(block.data, limit - progress.records)
+                if limit is not None and log.records + block.records >= limit:
+                    self._write_head(block.data, limit - log.records)
                     return None
                 write_records(block.data)
-                self._count(progress, block.records, block.deletes)
-            running = self._file_done(object_id, running, bookmark, progress)
+                self._count(log, block.records, block.deletes)
+            running = self._file_done(object_id, running, bookmark, log)
         return running
 
     def _emit_batches(
@@ -178,7 +176,7 @@ class DapStream(Stream):
         job: Job,
         running: JobProgress,
         bookmark: Bookmark,
-        progress: TableProgress,
+        log: ProgressLog,
     ) -> JobProgress:
         """Write the job's remaining files as batch files, in parallel, then one BATCH
         message and the same STATE as RECORD mode for each, in order."""
@@ -205,22 +203,22 @@ class DapStream(Stream):
                     version=running.table_version,
                 )
             )
-            self._count(progress, result.records, result.deletes)
-            running = self._file_done(object_id, running, bookmark, progress)
+            self._count(log, result.records, result.deletes)
+            running = self._file_done(object_id, running, bookmark, log)
         return running
 
-    def _count(self, progress: TableProgress, records: int, deletes: int) -> None:
-        progress.block(records, deletes)
+    def _count(self, log: ProgressLog, records: int, deletes: int) -> None:
+        log.block(records, deletes)
         if self._record_counter is not None:
             self._record_counter.increment(records)
 
     def _file_done(
-        self, object_id: str, running: JobProgress, bookmark: Bookmark, progress: TableProgress
+        self, object_id: str, running: JobProgress, bookmark: Bookmark, log: ProgressLog
     ) -> JobProgress:
         """A file is out: the STATE that counts it (a resumed run starts after it)."""
         running = running.after_file(object_id)
         self._save(bookmark.with_job(running))
-        progress.file_done()
+        log.file_done()
         return running
 
     def _job_progress(self, job: Job, bookmark: Bookmark, table: TableRun) -> JobProgress:
@@ -272,7 +270,7 @@ class DapStream(Stream):
         )
         self.schema_version = fetched.version
         if changed:
-            self._schema = translated.schema
+            replace_schema(self, translated.schema)
             self.primary_keys = translated.key_properties
             self._dap_tap.write_message(
                 SchemaMessage(

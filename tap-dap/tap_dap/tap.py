@@ -10,26 +10,27 @@ from __future__ import annotations
 import atexit
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, Any
 
 import click
 import urllib3
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import Catalog
 
 from tap_dap import redaction
-from tap_dap.bookmarks import Bookmark
-from tap_dap.client import DapClient
+from tap_dap.api.client import DapClient
 from tap_dap.errors import ConfigError, TapDapError
-from tap_dap.jobs import TableRef
-from tap_dap.output import SingerOutput
-from tap_dap.planner import PlannedTable, RunPlan
-from tap_dap.schema import translate, version_of
+from tap_dap.plan.bookmarks import Bookmark
+from tap_dap.plan.jobs import TableRef
+from tap_dap.plan.planner import PlannedTable, RunPlan
+from tap_dap.sdk_compat import TapWithAfterRun
 from tap_dap.settings import CONFIG_SCHEMA, Settings
+from tap_dap.singer.output import SingerOutput
+from tap_dap.singer.schema import translate, version_of
 from tap_dap.streams import DapStream, stream_id
 
 
@@ -43,7 +44,7 @@ def _one_line_errors(logger: logging.Logger) -> Iterator[None]:
         sys.exit(1)
 
 
-class TapDap(Tap):
+class TapDap(TapWithAfterRun):
     """Singer tap for Instructure's Data Access Platform (DAP) Query API."""
 
     name = "tap-dap"
@@ -116,32 +117,17 @@ class TapDap(Tap):
 
     def _secrets(self) -> list[str | None]:
         """What must never reach a log (read defensively: logging starts before config)."""
-        secrets: list[str | None] = [getattr(self, "_config", {}).get("client_secret")]
+        secrets: list[str | None] = [getattr(self, "config", {}).get("client_secret")]
         if "settings" in self.__dict__:
             secrets.append(self.settings.client_secret)
         if "client" in self.__dict__:
             secrets.append(self.client.auth.current)
         return secrets
 
-    def sync_all(self) -> None:  # type: ignore[misc]
-        """Sync every selected stream, then fail if a table failed.
-
-        The SDK marks `sync_all` final but has no hook after the last stream. A failed
-        table must not stop the others, so each stream records its failure and the run
-        reports them all here, after everything else was emitted.
-        """
-        super().sync_all()
-        self._after_run()
-
-    def run_sync_dry_run(  # type: ignore[misc]
-        self, dry_run_record_limit: int | None = 1, streams: Iterable[Stream] | None = None
-    ) -> bool:
-        """The SDK's dry run (`--test`), failing like `sync_all` if a table failed."""
-        result = super().run_sync_dry_run(dry_run_record_limit, streams)
-        self._after_run()
-        return result
-
-    def _after_run(self) -> None:
+    def after_run(self) -> None:
+        """After the last stream (of a sync or a dry run): the usage line, then fail if a
+        table failed. A failed table does not stop the others, so each stream records its
+        failure and the run reports them all here, after everything else was emitted."""
         if "client" in self.__dict__:
             self.logger.info("%s", self.client.usage())
         if self._plan is not None:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import logging
 
 import pytest
-from tap_dap import progress
-from tap_dap.client import Job
-from tap_dap.progress import TableProgress
+from tap_dap.api.client import Job
+from tap_dap.singer import progress_log
+from tap_dap.singer.progress_log import ProgressLog
 
 
 def test_progress_counts_files_out_of_the_total_and_sums_up(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(progress, "REPORT_EVERY", 0.0)  # report on every block
+    monkeypatch.setattr(progress_log, "REPORT_EVERY", 0.0)  # report on every block
     logger = logging.getLogger("test-progress")
     job = Job(id="job-1", status="complete", objects=("a", "b", "c"), schema_version=2)
-    table = TableProgress(logger, "canvas-courses")
+    table = ProgressLog(logger, "canvas-courses")
     with caplog.at_level(logging.INFO, logger="test-progress"):
         table.waiting(job, 3.0)
         table.emitting(job, "snapshot", files_left=3)

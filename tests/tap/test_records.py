@@ -1,10 +1,10 @@
-"""DAP JSONL lines -> RECORD messages (tap_dap.records)."""
+"""DAP JSONL lines -> RECORD messages (tap_dap.singer.records)."""
 
 from __future__ import annotations
 
 import orjson
 import pytest
-from tap_dap.records import LineError, RecordEncoder
+from tap_dap.singer.records import LineError, RecordEncoder
 
 UPSERT = (
     b'{"key":{"id":1},"value":{"name":"a\\"b","tags":[1,2],"n":{"x":null}},'

@@ -1,4 +1,4 @@
-"""The translation of DAP table schemas into Singer schemas (tap_dap.schema)."""
+"""The translation of DAP table schemas into Singer schemas (tap_dap.singer.schema)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft7Validator
-from tap_dap.schema import SchemaError, translate
+from tap_dap.singer.schema import SchemaError, translate
 
 
 def envelope(key: dict[str, Any], value: dict[str, Any], **extra: Any) -> dict[str, Any]:

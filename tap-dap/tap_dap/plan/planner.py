@@ -1,9 +1,9 @@
 """One sync run, planned before it emits.
 
 At the first stream's turn the tap knows every selected stream and its bookmark. The plan
-then submits all their jobs (`tap_dap.jobs`), downloads each finished job's files into
-the spool (`tap_dap.downloads`), and decodes a table's files (`tap_dap.decoding`), or
-writes them as batch files (`tap_dap.batches`), when its stream, run by the SDK one after
+then submits all their jobs (`tap_dap.plan.jobs`), downloads each finished job's files into
+the spool (`tap_dap.api.downloads`), and decodes a table's files (`tap_dap.api.decoding`), or
+writes them as batch files (`tap_dap.singer.batches`), when its stream, run by the SDK one after
 another, asks for them. A table whose job is slow holds back nobody else's downloads;
 memory stays bounded (decoded blocks wait in short queues, downloaded files on disk
 within a budget).
@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from tap_dap.batches import BatchFileResult, BatchFileTask, BatchPool
-from tap_dap.bookmarks import SNAPSHOT, Bookmark
-from tap_dap.client import DapClient, Job
-from tap_dap.decoding import DecodedFile, DecodePool
-from tap_dap.downloads import Downloader, DownloadPool, DownloadTask, ObjectUrls, SpoolFile
+from tap_dap.api.client import DapClient, Job
+from tap_dap.api.decoding import DecodedFile, DecodePool
+from tap_dap.api.downloads import Downloader, DownloadPool, DownloadTask, ObjectUrls, SpoolFile
+from tap_dap.api.retry import RetryPolicy
+from tap_dap.api.session import new_session
 from tap_dap.errors import RunFailedError, TapDapError
-from tap_dap.httputil import new_session
-from tap_dap.jobs import JobScheduler, JobTracker, TableRef
-from tap_dap.retry import Backoff
+from tap_dap.plan.bookmarks import SNAPSHOT, Bookmark
+from tap_dap.plan.jobs import JobScheduler, JobTracker, TableRef
 from tap_dap.settings import Settings
+from tap_dap.singer.batches import BatchFileResult, BatchFileTask, BatchPool
 
 logger = logging.getLogger("tap-dap.planner")
 
@@ -53,9 +53,10 @@ class RunPlan:
         self.client = client
         self.settings = settings
         self.spool_dir = Path(tempfile.mkdtemp(prefix="tap-dap-spool-", dir=settings.spool_dir))
-        backoff = Backoff(settings.max_retries)
         session = new_session(settings.verify, pool_size=settings.max_concurrent_downloads + 4)
-        self.downloader = Downloader(session, backoff, settings.request_timeout)
+        self.downloader = Downloader(
+            session, RetryPolicy.for_downloads(settings.max_retries), settings.request_timeout
+        )
         self.download_pool = DownloadPool(
             self.downloader, settings.max_concurrent_downloads, settings.spool_max_bytes
         )

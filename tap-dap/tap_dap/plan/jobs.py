@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from tap_dap.bookmarks import INCREMENTAL, SNAPSHOT, JobProgress
-from tap_dap.client import DapClient, Job
+from tap_dap.api.client import DapClient, Job
 from tap_dap.errors import (
     ConfigError,
     JobFailedError,
@@ -30,6 +29,7 @@ from tap_dap.errors import (
     SnapshotRequiredError,
     TapDapError,
 )
+from tap_dap.plan.bookmarks import INCREMENTAL, SNAPSHOT, JobProgress
 from tap_dap.settings import Settings
 
 logger = logging.getLogger("tap-dap.jobs")

@@ -1,10 +1,10 @@
-"""Gzip bytes -> blocks of whole JSONL lines, with ISA-L's inflater (three times zlib's
-speed on DAP files) where it is installed.
+"""Gzip with ISA-L (three times zlib's speed on DAP files) where it is installed: DAP files
+inflated into blocks of whole JSONL lines, and the compressor of gzip BATCH files.
 
 Inflating is the largest cost per record after the JSON itself, so the faster library
 matters; both have zlib's interface, and zlib is the fallback on platforms without
-ISA-L wheels. RECORD mode (`tap_dap.decoding`) and BATCH mode (`tap_dap.batches`) both
-cut a file into line blocks here.
+ISA-L wheels. RECORD mode (`tap_dap.api.decoding`) and BATCH mode
+(`tap_dap.singer.batches`) both cut a file into line blocks here.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Downloading a job's files: pre-signed URLs, the spool on disk, resume and restart.
 
 A file is downloaded, still gzip-compressed, into a spool file; decoding reads the spool
-as it grows (`tap_dap.decoding`). The spool is what lets other tables' files download
+as it grows (`tap_dap.api.decoding`). The spool is what lets other tables' files download
 while an earlier table waits for its job, with memory flat whatever the table size: what
 waits, waits on disk, within `spool_max_bytes`.
 
 The bytes of an object never change, so a cut download continues where it stopped
 (`Range`, or the full body with the bytes already held skipped) and no byte, hence no
 record, is written twice. An expired URL is traded for a fresh one; objects that are
-gone mean the job expired (`JobExpiredError`), and its table starts over.
+gone mean the job expired (`JobExpiredError`), and its table starts over. How often and
+how patiently: the downloads' retry policy (`tap_dap.api.retry`).
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from pathlib import Path
 from typing import IO
 
 import requests
-import urllib3
 
-from tap_dap.client import DapClient
+from tap_dap.api.client import DapClient
+from tap_dap.api.retry import RetryPolicy
 from tap_dap.errors import DownloadError, JobExpiredError, NotFoundError
-from tap_dap.retry import TRANSIENT_NETWORK_ERRORS, Backoff
 
 logger = logging.getLogger("tap-dap.downloads")
 
@@ -39,11 +39,6 @@ URL_MAX_AGE = 600.0
 URL_BATCH = 50
 #: Answers of an object store to a URL that is expired, or signed wrongly.
 URL_REFUSED = {400, 401, 403, 404, 410}
-_NETWORK_ERRORS: tuple[type[Exception], ...] = (
-    *TRANSIENT_NETWORK_ERRORS,
-    urllib3.exceptions.HTTPError,
-    OSError,
-)
 
 
 class FileCancelledError(Exception):
@@ -181,49 +176,47 @@ class SpoolFile:
 class Downloader:
     """Fetches one object into a spool file, from wherever the spool stands."""
 
-    def __init__(
-        self,
-        session: requests.Session,
-        backoff: Backoff,
-        timeout: float,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, session: requests.Session, retry: RetryPolicy, timeout: float) -> None:
         self._session = session  # never carries the API token: pre-signed URLs need none
-        self._backoff = backoff
+        self._retry = retry
         self._timeout = timeout
-        self._sleep = sleep
 
     def fetch(self, spool: SpoolFile, urls: ObjectUrls) -> None:
         """Append the rest of the object to the spool; returns once the server sent all."""
-        failures = 0
-        refusals = 0
+        attempts = self._retry.start()
         while True:
             before = spool.written
+            answer: requests.Response | None = None
             try:
                 if self._fetch_once(spool, urls):
                     return
                 reason = "the connection ended before the whole file"
             except _UrlRefusedError as refused:
                 urls.invalidate(spool.object_id)
-                refusals += 1
-                if refusals > self._backoff.retries:
+                if not attempts.renewed():
                     raise DownloadError(
                         f"object {spool.object_id}: the object store keeps refusing fresh URLs "
-                        f"(HTTP {refused.status})"
+                        f"(HTTP {refused.answer.status_code})"
                     ) from None
                 continue
-            except _NETWORK_ERRORS as error:
+            except _ObjectStoreError as error:
+                answer = error.answer
+                reason = f"HTTP {answer.status_code} from the object store"
+            except self._retry.transient as error:
                 reason = type(error).__name__
-            failures = 0 if spool.written > before else failures + 1
-            if failures > self._backoff.retries:
+            if answer is not None and answer.status_code == 429:
+                delay = attempts.throttled(answer)
+            else:
+                delay = attempts.failed(answer, progressed=spool.written > before)
+            if delay is None:
                 raise DownloadError(
-                    f"object {spool.object_id}: download failed after {failures} attempts "
-                    f"without progress ({reason}); raise max_retries to be more patient"
+                    f"object {spool.object_id}: download failed after {attempts.failures} "
+                    f"attempts without progress ({reason}); raise max_retries to be more patient"
                 )
             logger.info(
                 "object %s: %s at byte %d; resuming", spool.object_id, reason, spool.written
             )
-            self._sleep(self._backoff.delay(max(failures, 1)))
+            self._retry.sleep(delay)
 
     def _fetch_once(self, spool: SpoolFile, urls: ObjectUrls) -> bool:
         """One request; True when the object is now complete in the spool."""
@@ -235,9 +228,9 @@ class Downloader:
             if status == 416:
                 return True  # nothing beyond what we hold
             if status in URL_REFUSED:
-                raise _UrlRefusedError(status)
+                raise _UrlRefusedError(answer)
             if status >= 400:
-                raise requests.ConnectionError(f"HTTP {status} from the object store")
+                raise _ObjectStoreError(answer)
             skip = start if status == 200 else _range_skip(answer, start)
             total = _expected_size(answer, start, status)
             for chunk in answer.raw.stream(CHUNK_BYTES, decode_content=False):
@@ -248,10 +241,16 @@ class Downloader:
             return total is None or spool.written >= total
 
 
-class _UrlRefusedError(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
+class _ObjectStoreError(Exception):
+    """The object store answered an error: worth another attempt."""
+
+    def __init__(self, answer: requests.Response) -> None:
+        super().__init__(answer.status_code)
+        self.answer = answer
+
+
+class _UrlRefusedError(_ObjectStoreError):
+    """The object store refused the URL (expired, or signed wrongly): renew it."""
 
 
 def _range_skip(answer: requests.Response, start: int) -> int:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import msgspec
 
 from tap_dap.errors import RecordDecodeError
+from tap_dap.singer.schema import DAP_TS, DELETED_AT
 
 
 class Meta(msgspec.Struct):
@@ -45,8 +46,9 @@ _decode_line = msgspec.json.Decoder(Line).decode
 _decode_lines = msgspec.json.Decoder(list[Line]).decode
 _decode_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _encode = msgspec.json.encode
-_TS = b',"_dap_ts":'
-_DELETED_AT = b',"_sdc_deleted_at":'
+#: The metadata members as they follow the fields of a record: `,"_dap_ts":`, ...
+_TS = b"," + _encode(DAP_TS) + b":"
+_DELETED_AT = b"," + _encode(DELETED_AT) + b":"
 
 
 class LineError(ValueError):
@@ -87,7 +89,7 @@ class RecordEncoder:
                 envelope["version"] = version  # type: ignore[assignment]
             self._prefix = _encode(envelope)[:-1] + b',"record":'
             self._end = b"}}\n"
-        self._not_deleted = b',"_sdc_deleted_at":null' + self._end
+        self._not_deleted = _DELETED_AT + b"null" + self._end
         self._dropped = frozenset(dropped_fields)
         # DAP may leave `meta` out of a snapshot ("if output would contain no metadata
         # fields, the section is omitted"): such a record is as of the job's `at`.

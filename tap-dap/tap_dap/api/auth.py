@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 import requests
 
+from tap_dap.api.error_answers import error_from_response
+from tap_dap.api.retry import RetryPolicy
+from tap_dap.api.session import certificate_error
 from tap_dap.errors import ConfigError, DapApiError, ServerError
-from tap_dap.httputil import certificate_error, error_from_response, retry_after_seconds
-from tap_dap.retry import TRANSIENT_NETWORK_ERRORS, Backoff
 
 LOGIN_PATH = "/ids/auth/login"
 EARLY_REFRESH_MAX = 60.0
@@ -34,18 +35,16 @@ class TokenProvider:
         base_url: str,
         credentials: Callable[[], tuple[str, str]],
         *,
-        backoff: Backoff,
+        retry: RetryPolicy,
         timeout: float,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._session = session
         self._url = base_url + LOGIN_PATH
         self._credentials = credentials
-        self._backoff = backoff
+        self._retry = retry
         self._timeout = timeout
         self._clock = clock
-        self._sleep = sleep
         self._lock = threading.Lock()
         self._token: str | None = None
         self._renew_at = 0.0
@@ -72,9 +71,8 @@ class TokenProvider:
 
     def _login(self) -> tuple[str, float]:
         client_id, client_secret = self._credentials()
-        attempt = 0
+        attempts = self._retry.start()
         while True:
-            attempt += 1
             try:
                 response = self._session.post(
                     self._url,
@@ -82,32 +80,34 @@ class TokenProvider:
                     data={"grant_type": "client_credentials"},
                     timeout=self._timeout,
                 )
-            except TRANSIENT_NETWORK_ERRORS as error:
+            except self._retry.transient as error:
                 untrusted = certificate_error(error, self._url)
                 if untrusted is not None:
                     raise untrusted from error
-                if attempt > self._backoff.retries:
+                delay = attempts.failed()
+                if delay is None:
                     raise ServerError(
                         status=0,
                         endpoint="login",
                         error_type=type(error).__name__,
                         message=f"cannot reach {self._url}; check base_url",
                     ) from error
-                self._sleep(self._backoff.delay(attempt))
+                self._retry.sleep(delay)
                 continue
-            if response.status_code in _REFUSED:
+            status = response.status_code
+            if status in _REFUSED:
                 refusal = error_from_response(response, "login")
                 raise ConfigError(
-                    f"DAP refused the credentials (HTTP {response.status_code} "
-                    f"{refusal.error_type}): check client_id and client_secret "
-                    "(or DAP_CLIENT_ID and DAP_CLIENT_SECRET)"
+                    f"DAP refused the credentials (HTTP {status} {refusal.error_type}): "
+                    "check client_id and client_secret (or DAP_CLIENT_ID and DAP_CLIENT_SECRET)"
                 )
-            if response.status_code == 429 or response.status_code >= 500:
-                if attempt > self._backoff.retries:
+            if status == 429 or status >= 500:
+                delay = attempts.throttled(response) if status == 429 else attempts.failed(response)
+                if delay is None:
                     raise error_from_response(response, "login")
-                self._sleep(retry_after_seconds(response) or self._backoff.delay(attempt))
+                self._retry.sleep(delay)
                 continue
-            if response.status_code >= 400:
+            if status >= 400:
                 raise error_from_response(response, "login")
             self.logins += 1
             return _parse_token(response)

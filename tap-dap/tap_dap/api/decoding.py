@@ -3,7 +3,7 @@
 A decode thread follows its spool file as the download grows it, so a file is decoded
 while it downloads (`spool_lines`; BATCH mode's writer threads read files the same way).
 The inflater releases the GIL, so inflating runs on one core while the main thread turns
-the previous blocks into RECORD messages (`tap_dap.records`) on another. Blocks are small
+the previous blocks into RECORD messages (`tap_dap.singer.records`) on another. Blocks are small
 (about 150 KiB: they stay in the CPU caches) and wait in a short queue per file: memory
 stays flat whatever the size of the file.
 
@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tap_dap.downloads import FileCancelledError, SpoolFile
+from tap_dap.api.downloads import FileCancelledError, SpoolFile
+from tap_dap.api.gzip_codec import READ_BYTES, LineInflater
 from tap_dap.errors import DownloadError
-from tap_dap.inflate import READ_BYTES, LineInflater
 
 QUEUE_BLOCKS = 32
 

@@ -1,33 +1,31 @@
 """The DAP Query API: one requests session, the endpoints, retries and rate limits.
 
 Every request passes through `_call`: it waits for room in its endpoint's rate window,
-sends the bearer token, logs in again once on 401, honours 429 `Retry-After`, and retries
-connection errors and 5xx answers with backoff. Endpoints answer parsed JSON or typed
-errors (`tap_dap.errors`).
+sends the bearer token, and follows the API's retry policy (`tap_dap.api.retry`): it
+logs in again once on 401, waits out 429 answers as told (holding the endpoint's window
+back meanwhile), and retries connection errors and 5xx answers with backoff. Endpoints
+answer parsed JSON or typed errors (`tap_dap.errors`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from tap_dap.auth import TokenProvider
+from tap_dap.api.auth import TokenProvider
+from tap_dap.api.error_answers import error_from_response
+from tap_dap.api.ratelimit import RateLimiter
+from tap_dap.api.retry import RetryPolicy
+from tap_dap.api.session import new_session
 from tap_dap.errors import DapApiError, ServerError
-from tap_dap.httputil import error_from_response, new_session, retry_after_seconds
-from tap_dap.ratelimit import RateLimiter
-from tap_dap.retry import TRANSIENT_NETWORK_ERRORS, Backoff
 from tap_dap.settings import Settings
 
 logger = logging.getLogger("tap-dap.client")
-
-#: How long the tap keeps retrying answers of 429 before it gives up on a request.
-MAX_THROTTLED_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
@@ -71,26 +69,18 @@ class Job:
 class DapClient:
     """The endpoints of the DAP Query API, safe to share between threads."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        limiter: RateLimiter | None = None,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, settings: Settings, limiter: RateLimiter | None = None) -> None:
         self._base = settings.base_url
         self._timeout = settings.request_timeout
-        self._backoff = Backoff(settings.max_retries)
+        self._retry = RetryPolicy.for_api(settings.max_retries)
         self._limiter = limiter or RateLimiter(settings.rate_limits, settings.create_job_scope)
-        self._sleep = sleep
         self.session = new_session(settings.verify, pool_size=8)
         self.auth = TokenProvider(
             self.session,
             self._base,
             settings.credentials,
-            backoff=self._backoff,
+            retry=RetryPolicy.for_login(settings.max_retries),
             timeout=self._timeout,
-            sleep=sleep,
         )
         self.requests: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
@@ -147,11 +137,8 @@ class DapClient:
         json: Any = None,
     ) -> Any:
         window = self._limiter.window(endpoint, table)
-        attempt = 0
-        relogged = False
-        throttled_since: float | None = None
+        attempts = self._retry.start()
         while True:
-            attempt += 1
             token = self.auth.token()
             try:
                 with window.slot():
@@ -163,34 +150,33 @@ class DapClient:
                         headers={"Authorization": f"Bearer {token}"},
                         timeout=self._timeout,
                     )
-            except TRANSIENT_NETWORK_ERRORS as error:
-                if attempt > self._backoff.retries:
+            except self._retry.transient as error:
+                delay = attempts.failed()
+                if delay is None:
                     raise ServerError(
                         status=0,
                         endpoint=endpoint,
                         error_type=type(error).__name__,
-                        message=f"no answer from {self._base} after {attempt} attempts",
+                        message=f"no answer from {self._base} after {attempts.count} attempts",
                     ) from error
-                self._sleep(self._backoff.delay(attempt))
+                self._retry.sleep(delay)
                 continue
             status = response.status_code
-            if status == 401 and not relogged:
+            if status == 401 and attempts.renewed():
                 self.auth.invalidate(token)
-                relogged = True
                 continue
             if status == 429:
                 self._count(self.throttled, endpoint)
-                throttled_since = throttled_since or time.monotonic()
-                delay = retry_after_seconds(response) or self._backoff.delay(min(attempt, 6))
-                if time.monotonic() - throttled_since + delay > MAX_THROTTLED_SECONDS:
+                delay = attempts.throttled(response)
+                if delay is None:
                     raise error_from_response(response, endpoint)
                 logger.warning("DAP rate limit hit on %s: waiting %.1f s", endpoint, delay)
                 window.pause(delay)
-                self._sleep(delay)
+                self._retry.sleep(delay)
                 continue
-            if status >= 500 and attempt <= self._backoff.retries:
+            if status >= 500 and (delay := attempts.failed(response)) is not None:
                 logger.info("DAP %s answered HTTP %d: retrying", endpoint, status)
-                self._sleep(self._backoff.delay(attempt))
+                self._retry.sleep(delay)
                 continue
             if status >= 400:
                 raise error_from_response(response, endpoint)

@@ -22,7 +22,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tap_dap.schema import DAP_TS
+from tap_dap.singer.schema import DAP_TS
 
 SNAPSHOT = "snapshot"
 INCREMENTAL = "incremental"

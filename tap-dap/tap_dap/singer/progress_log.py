@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import time
 
-from tap_dap.client import Job
+from tap_dap.api.client import Job
 
 REPORT_EVERY = 10.0
 
 
-class TableProgress:
+class ProgressLog:
     """Counts and reports one table's replication."""
 
     def __init__(self, logger: logging.Logger, stream: str) -> None:

@@ -1,9 +1,9 @@
 """BATCH mode: each downloaded DAP file becomes one batch file of records, written in parallel.
 
 A batch file holds the records RECORD mode would emit, one JSON object a line and without
-the message envelope (`tap_dap.records` splices both from the same raw JSON), gzip
+the message envelope (`tap_dap.singer.records` splices both from the same raw JSON), gzip
 compressed or not. A writer thread per file in flight follows the file while it
-downloads (`tap_dap.decoding.spool_lines`), and the stream emits one BATCH message per
+downloads (`tap_dap.api.decoding.spool_lines`), and the stream emits one BATCH message per
 file, in order, once the file is written.
 
 Threads, not processes: ISA-L inflates and deflates without the GIL, so on two cores the
@@ -25,11 +25,11 @@ from pathlib import Path
 
 from singer_sdk.singerlib import Message, SingerMessageType
 
-from tap_dap.decoding import LineBlock, spool_lines
-from tap_dap.downloads import SpoolFile
-from tap_dap.inflate import deflater
-from tap_dap.records import RecordEncoder, encode_lines
+from tap_dap.api.decoding import LineBlock, spool_lines
+from tap_dap.api.downloads import SpoolFile
+from tap_dap.api.gzip_codec import deflater
 from tap_dap.settings import BatchSettings
+from tap_dap.singer.records import RecordEncoder, encode_lines
 
 #: ISA-L's level 1: as fast as level 0 on DAP files, with files a sixth smaller.
 GZIP_LEVEL = 1
