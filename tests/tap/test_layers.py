@@ -43,19 +43,9 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
     wrong = []
     for path in sorted(PACKAGE.rglob("*.py")):
         top = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
-        if top == "sim" or _layer(top) not in ALLOWED:
-            continue  # dap-sim is no layer of the tap; tap.py and streams.py wire them all
+        if _layer(top) not in ALLOWED:
+            continue  # tap.py and streams.py wire the layers together
         allowed = ALLOWED[_layer(top)] | {top}
         for imported in _imported_layers(path) - allowed:
             wrong.append(f"{path.relative_to(PACKAGE)} imports tap_dap.{imported}")
     assert not wrong, "; ".join(wrong)
-
-
-def test_the_tap_never_imports_the_simulator() -> None:
-    users = [
-        str(path.relative_to(PACKAGE))
-        for path in sorted(PACKAGE.rglob("*.py"))
-        if path.relative_to(PACKAGE).parts[0] != "sim"
-        and any(name.startswith(("tap_dap.sim.", "dap_sim")) for name in _imports(path))
-    ]
-    assert not users, f"the tap imports dap-sim: {users}"
