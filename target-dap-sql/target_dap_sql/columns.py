@@ -15,15 +15,23 @@ foreign tap's schema maps the same way:
 - objects, arrays, and mixtures that no scalar type holds -> JSON.
 
 Nullability: a column is nullable when its type admits null; key columns never are.
+
+Defaults: a property's `default` (DAP gives one to a required field it adds to a table)
+is kept when it is a value of the column's kind, so that the rows already in the table
+take it when the column is added; any other default is ignored with a warning.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
+
+logger = logging.getLogger("target_dap_sql")
 
 DELETED_AT = "_sdc_deleted_at"
 TABLE_VERSION = "_sdc_table_version"
@@ -62,6 +70,8 @@ class Column:
     members: tuple[str, ...] = ()  # ENUM members, in schema order
     scale: int | None = None  # DECIMAL digits after the point, where the schema says
     db_type: str | None = None  # the database's own type name, for columns read back
+    default: Any = None  # the schema's default, a value of `kind` (see `column_default`)
+    db_default: str | None = None  # the database's own default expression, where it keeps one
 
     def describe(self) -> str:
         """The type as a user reads it in an error message."""
@@ -172,13 +182,54 @@ def _shape(  # noqa: PLR0911 - one return per schema shape
     return Column("", Kind.JSON), nullable
 
 
+_INTEGER_KINDS = frozenset(_INTEGER_FORMATS.values())
+_PARSED_STRINGS: dict[Kind, Callable[[str], object]] = {
+    Kind.TIMESTAMP: datetime.fromisoformat,
+    Kind.DATE: date.fromisoformat,
+    Kind.TIME: time.fromisoformat,
+}
+
+
+def column_default(column: Column, value: Any) -> Any:
+    """`value` if it is a value of the column's kind (a schema `default`), else None."""
+    if value is None or column.kind == Kind.OTHER:
+        return None
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    fits = {
+        Kind.BOOLEAN: isinstance(value, bool),
+        Kind.DECIMAL: is_number,
+        Kind.DOUBLE: is_number,
+        Kind.ENUM: value in column.members,
+        Kind.JSON: True,
+    }.get(column.kind)
+    if fits is None and column.kind in _INTEGER_KINDS:
+        fits = isinstance(value, int) and not isinstance(value, bool)
+    if fits is None:
+        fits = isinstance(value, str)
+        parse = _PARSED_STRINGS.get(column.kind)
+        if fits and parse is not None:
+            try:
+                parse(value)
+            except ValueError:
+                fits = False
+    return value if fits else None
+
+
+def utc_datetime(text: str) -> datetime:
+    """An ISO 8601 date-time in UTC (without an offset: already UTC)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
 def column_from_property(
     name: str, prop: Mapping[str, Any], *, is_key: bool, enum_as_text: bool
 ) -> Column:
     """One Singer schema property -> one Column."""
     shape, nullable = _shape(prop, enum_as_text)
     description = prop.get("description")
-    return Column(
+    column = Column(
         name=name,
         kind=shape.kind,
         nullable=nullable and not is_key,
@@ -186,6 +237,8 @@ def column_from_property(
         members=shape.members,
         scale=shape.scale,
     )
+    default = column_default(column, prop.get("default"))
+    return column if default is None else replace(column, default=default)
 
 
 def metadata_columns(present: Mapping[str, Column]) -> list[Column]:
@@ -227,6 +280,17 @@ def table_spec(
                 name,
                 Kind.TIMESTAMP if name != TABLE_VERSION else Kind.BIGINT,
                 comment=column.comment,
+            )
+        elif (
+            isinstance(prop, Mapping) and prop.get("default") is not None and column.default is None
+        ):
+            logger.warning(
+                "Stream %s, column %s: the schema's default %r is not a %s value; the column "
+                "gets no default",
+                stream,
+                name,
+                prop["default"],
+                column.kind.value,
             )
         columns[name] = column
     columns.update({c.name: c for c in metadata_columns(columns)})

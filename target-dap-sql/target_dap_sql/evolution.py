@@ -11,7 +11,7 @@ and what the user can do.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from target_dap_sql.columns import Column, Kind, TableSpec
 from target_dap_sql.errors import TargetError
@@ -129,5 +129,15 @@ def _plan_column(plan: Plan, table: TableSpec, have: Column, want: Column) -> No
             "load again, or map the stream to another table"
         )
     plan.retype.append(
-        (have, Column(want.name, target, have.nullable, want.comment, want.members, want.scale))
+        (
+            have,
+            replace(
+                have,
+                kind=target,
+                comment=want.comment,
+                members=want.members,
+                scale=want.scale,
+                db_type=None,
+            ),
+        )
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import orjson
 import pytest
 from target_dap_sql.errors import TargetError
 
-from tests.target.harness import Database, fixture
+from tests.target.harness import Database, fixture, messages
 
 TABLE = "canvas.evolving"
 
@@ -99,3 +102,82 @@ def test_key_column_widens(db: Database) -> None:
     ]
     db.load(fixture("key_int64"))  # the primary key survived the rebuild: still upserts
     assert len(db.rows("canvas.keyed", ["id"])) == 2
+
+
+# DAP adds a required field with a default; the rows already loaded must read the default.
+DEFAULTS = {
+    "priority": ({"type": "integer", "format": "int32", "default": 3}, 3, 7),
+    "is_template": ({"type": "boolean", "default": True}, True, False),
+    "locale": ({"type": "string", "default": "en's"}, "en's", "fr"),
+    "review_state": (
+        {"type": "string", "enum": ["draft", "approved"], "default": "draft"},
+        "draft",
+        "approved",
+    ),
+    "synced_at": (
+        {"type": "string", "format": "date-time", "default": "2024-05-06T07:08:09.5+02:00"},
+        "2024-05-06 05:08:09.5",
+        "2025-01-01 00:00:00",
+    ),
+}
+
+
+def with_required_defaults() -> bytes:
+    """evolve_base's stream, its schema grown by DEFAULTS, and one new row using them."""
+    lines = fixture("evolve_base").splitlines()
+    schema = orjson.loads(lines[0])
+    for name, (prop, _, _) in DEFAULTS.items():
+        schema["schema"]["properties"][name] = prop
+    schema["schema"]["properties"]["odd"] = {"type": "integer", "default": "not a number"}
+    record = {
+        "_dap_ts": "2024-02-01T00:00:00Z",
+        "_sdc_deleted_at": None,
+        "id": 3,
+        "count": 1,
+        "state": "a",
+        "gone": "g",
+        "uid": None,
+        "odd": 1,
+        **{name: new for name, (_, _, new) in DEFAULTS.items()},
+    }
+    record["synced_at"] = "2025-01-01T00:00:00Z"
+    return messages(
+        schema, {"type": "RECORD", "stream": "canvas-evolving", "record": record, "version": 1}
+    )
+
+
+def test_a_required_column_with_a_default_fills_the_rows_already_loaded(db: Database) -> None:
+    db.load(fixture("evolve_base"))
+    db.load(with_required_defaults())
+    rows = {r["id"]: r for r in db.rows(TABLE)}
+    columns = db.columns(TABLE)
+    for name, (_, default, new) in DEFAULTS.items():
+        assert columns[name][1] is False, f"{name} is NOT NULL: the schema requires it"
+        for old in (1, 2):
+            assert text_of(rows[old][name]) == text_of(default), (name, rows[old][name])
+        assert text_of(rows[3][name]) == text_of(new), (name, rows[3][name])
+    assert columns["odd"][1] is True  # a default of the wrong type is ignored
+    assert rows[1]["odd"] is None
+    # a later change keeps the defaults (MySQL restates the whole column on MODIFY)
+    db.load(fixture("evolve_column_dropped"))
+    assert db.columns(TABLE)["priority"][1] is True  # left the schema: made nullable
+    db.execute(
+        f"INSERT INTO {db.table(TABLE)} (id, count, state, _dap_ts) "
+        "VALUES (9, 1, 'a', '2024-01-01 00:00:00')"
+    )
+    added = db.rows(TABLE, order="id DESC")[0]
+    assert text_of(added["priority"]) == "3"
+    assert text_of(added["locale"]) == "en's"
+
+
+def text_of(value: object) -> str:
+    """A value as comparable text across databases (booleans as 1/0, instants in UTC)."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
+    if isinstance(value, str) and value[:4].isdigit() and ":" in value:
+        return datetime.fromisoformat(value).isoformat(sep=" ")
+    return str(value)

@@ -88,11 +88,22 @@ import logging
 import threading
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import SplitResult
 
-from target_dap_sql.columns import BATCHED_AT, DELETED_AT, TABLE_VERSION, Column, TableSpec
+import orjson
+
+from target_dap_sql.columns import (
+    BATCHED_AT,
+    DELETED_AT,
+    TABLE_VERSION,
+    Column,
+    Kind,
+    TableSpec,
+    utc_datetime,
+)
 from target_dap_sql.database_url import DatabaseUrl
 from target_dap_sql.errors import MissingKeyError, TargetError
 from target_dap_sql.evolution import ExistingTable, Plan, plan_evolution
@@ -308,6 +319,34 @@ class Dialect(abc.ABC):
     def type_name(self, spec: TableSpec, column: Column) -> str:
         """The database's type for a column of the table (enum types by name or inline)."""
 
+    def default_sql(self, column: Column) -> str | None:
+        """The column's default as SQL: the database's own where it was read back, else
+        the schema's `default` value (None: no default)."""
+        value = column.default
+        if column.db_default is not None or value is None:
+            return column.db_default
+        if column.kind == Kind.JSON:
+            return self.literal(orjson.dumps(value).decode())
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int | float):
+            return repr(value)
+        if column.kind == Kind.TIMESTAMP:
+            value = self.timestamp_text(utc_datetime(value))
+        return self.literal(str(value))
+
+    def timestamp_text(self, moment: datetime) -> str:
+        """A UTC date-time (without offset) as this database reads it in a literal."""
+        return moment.isoformat(sep=" ") + "+00:00"
+
+    def column_default(self, column: Column) -> str:
+        """` DEFAULT <sql>` (with ` NOT NULL` where the column requires a value) for a
+        column being added: rows already in the table take the default."""
+        default = self.default_sql(column)
+        if default is None:
+            return ""  # nullable: rows already in the table have no value for it
+        return f" DEFAULT {default}" + ("" if column.nullable else " NOT NULL")
+
     @abc.abstractmethod
     def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
         """Create schema, enum types and table, with comments (no commit)."""
@@ -410,11 +449,7 @@ class Dialect(abc.ABC):
                     "(or with a stream map)"
                 )
             names[folded] = column.name
-            fitted.append(
-                Column(
-                    name, column.kind, column.nullable, column.comment, column.members, column.scale
-                )
-            )
+            fitted.append(replace(column, name=name))
         by_source = dict(zip((c.name for c in spec.columns), fitted, strict=True))
         key = tuple(by_source[k].name for k in spec.key)
         schema, name = self.place(spec.schema, spec.name)

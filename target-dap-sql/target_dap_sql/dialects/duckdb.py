@@ -13,6 +13,7 @@ DuckDB's ALTER limits, and how we live with them:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, unquote
@@ -145,13 +146,14 @@ class DuckDBDialect(PostgresStyleMerge):
             "AND database_name = current_database()"
         )
         rows = self.execute(
-            f"SELECT column_name, data_type, is_nullable, comment FROM duckdb_columns() "
+            "SELECT column_name, data_type, is_nullable, comment, column_default "
+            "FROM duckdb_columns() "
             f"WHERE {where} ORDER BY column_index"
         )
         if not rows:
             return None
         columns: dict[str, Column] = {}
-        for col, data_type, nullable, comment in rows:
+        for col, data_type, nullable, comment, default in rows:
             type_name = str(data_type)
             members: tuple[str, ...] = ()
             if type_name.startswith("ENUM("):
@@ -168,6 +170,7 @@ class DuckDBDialect(PostgresStyleMerge):
                 str(comment) if comment else None,
                 members,
                 db_type=type_name,
+                db_default=None if default is None else str(default),
             )
         key_rows = self.execute(
             f"SELECT constraint_column_names FROM duckdb_constraints() WHERE {where} "
@@ -203,13 +206,18 @@ class DuckDBDialect(PostgresStyleMerge):
             )
 
     def _definition(self, spec: TableSpec, columns: list[Column], key: tuple[str, ...]) -> str:
-        parts = [
-            f"{self.quote(c.name)} {self.type_name(spec, c)}{'' if c.nullable else ' NOT NULL'}"
-            for c in columns
-        ]
+        parts = [self._column_definition(c, self.type_name(spec, c)) for c in columns]
         if key:
             parts.append(f"PRIMARY KEY ({', '.join(self.quote(k) for k in key)})")
         return ", ".join(parts)
+
+    def _column_definition(self, column: Column, type_name: str) -> str:
+        default = self.default_sql(column)
+        return (
+            f"{self.quote(column.name)} {type_name}"
+            + ("" if default is None else f" DEFAULT {default}")
+            + ("" if column.nullable else " NOT NULL")
+        )
 
     def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_ref(spec.schema)}")
@@ -231,7 +239,7 @@ class DuckDBDialect(PostgresStyleMerge):
                 self._create_enum(spec, column, column.members)
             self.execute(
                 f"ALTER TABLE {table} ADD COLUMN {self.quote(column.name)} "
-                f"{self.type_name(spec, column)}"
+                f"{self.type_name(spec, column)}{self.column_default(column)}"
             )
             self._comment(spec, column)
         for have, members in plan.add_members:
@@ -260,21 +268,19 @@ class DuckDBDialect(PostgresStyleMerge):
         assert current is not None
         new_types = {have.name: new for have, new in plan.retype}
         columns = [
-            Column(
-                c.name,
-                new_types[c.name].kind,
-                c.nullable,
-                c.comment,
-                new_types[c.name].members,
-                new_types[c.name].scale,
+            replace(
+                c,
+                kind=new_types[c.name].kind,
+                members=new_types[c.name].members,
+                scale=new_types[c.name].scale,
+                db_type=None,
             )
             if c.name in new_types
             else c
             for c in current.columns.values()
         ]
         typed = [
-            f"{self.quote(c.name)} {self.type_name(spec, c) if c.db_type is None else c.db_type}"
-            f"{'' if c.nullable else ' NOT NULL'}"
+            self._column_definition(c, self.type_name(spec, c) if c.db_type is None else c.db_type)
             for c in columns
         ]
         keys = ", ".join(self.quote(k) for k in current.key)

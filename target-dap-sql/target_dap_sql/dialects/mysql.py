@@ -42,6 +42,7 @@ import os
 import re
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
@@ -66,6 +67,16 @@ from target_dap_sql.identifiers import standard_quote
 from target_dap_sql.spool import Field, SpoolStage
 from target_dap_sql.staging import StagingDir
 
+_BACKSLASH_ESCAPE = re.compile(r"\\(.)|''", re.S)
+_ESCAPED = {"0": "\0", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "b": "\b"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    char = match.group(1)
+    return "'" if char is None else _ESCAPED.get(char, char)
+
+
+_NO_LITERAL_DEFAULT = frozenset({Kind.TEXT, Kind.JSON})
 _TYPE_NAMES = {
     Kind.SMALLINT: "SMALLINT",
     Kind.INTEGER: "INT",
@@ -268,7 +279,8 @@ class MySQLDialect(Dialect):
         where = f"TABLE_SCHEMA = {self.literal(schema)} AND TABLE_NAME = {self.literal(name)}"
         rows = self.execute(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_COMMENT, "
-            f"CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_KEY FROM information_schema.COLUMNS "
+            "CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_DEFAULT, EXTRA "
+            f"FROM information_schema.COLUMNS "
             f"WHERE {where} ORDER BY ORDINAL_POSITION"
         )
         if not rows:
@@ -282,7 +294,7 @@ class MySQLDialect(Dialect):
         )
         json_columns = self._json_checked(schema, name) if self.mariadb else set()
         columns: dict[str, Column] = {}
-        for col, data_type, column_type, nullable, comment, charset, collation, _ in rows:
+        for col, data_type, column_type, nullable, comment, charset, collation, *default in rows:
             type_name = str(column_type)
             kind = _kind_of(str(data_type).lower(), type_name.lower(), in_key=str(col) in key)
             if str(col) in json_columns:
@@ -301,8 +313,21 @@ class MySQLDialect(Dialect):
                 comment=str(comment) if comment else None,
                 members=members,
                 db_type=type_name,
+                db_default=self._default_read_back(*default),
             )
         return ExistingTable(columns=columns, key=key)
+
+    def _default_read_back(self, default: str | None, extra: str) -> str | None:
+        """A column's default as SQL, so that MODIFY COLUMN (which restates the whole
+        column) keeps it. MariaDB shows it as SQL ('NULL' for none); MySQL 8 shows a
+        literal's value bare and an expression's text with DEFAULT_GENERATED."""
+        if default is None or (self.mariadb and default == "NULL"):
+            return None
+        if self.mariadb:
+            if default.startswith("'"):  # shown with backslash escapes, whatever sql_mode
+                return self.literal(_BACKSLASH_ESCAPE.sub(_unescape, default[1:-1]))
+            return default
+        return f"({default})" if "DEFAULT_GENERATED" in extra else self.literal(default)
 
     def _json_checked(self, schema: str, name: str) -> set[str]:
         """MariaDB's JSON is LONGTEXT with a `json_valid` CHECK: the columns it guards."""
@@ -336,14 +361,26 @@ class MySQLDialect(Dialect):
             )
         return _TYPE_NAMES[column.kind]
 
-    def _definition(self, name: str, type_name: str, *, nullable: bool, comment: str | None) -> str:
-        null = "" if nullable else " NOT NULL"
-        text = ""
+    def default_sql(self, column: Column) -> str | None:
+        default = super().default_sql(column)
+        if column.db_default is None and default is not None and column.kind in _NO_LITERAL_DEFAULT:
+            return f"({default})"  # MySQL 8 takes only an expression default on TEXT and JSON
+        return default
+
+    def timestamp_text(self, moment: datetime) -> str:
+        return moment.isoformat(sep=" ")  # the session's time zone is UTC
+
+    def _definition(self, column: Column, type_name: str, *, nullable: bool) -> str:
+        """The whole column definition, as ADD and MODIFY COLUMN need it."""
+        default = self.default_sql(column)
+        text = "" if default is None else f" DEFAULT {default}"
+        text += "" if nullable else " NOT NULL"
+        comment = column.comment
         if comment:
             if len(comment) > _MAX_COMMENT:
-                logger.debug("Column %s: comment cut to %d characters", name, _MAX_COMMENT)
-            text = f" COMMENT {self.literal(comment[:_MAX_COMMENT])}"
-        return f"{self.quote(name)} {type_name}{null}{text}"
+                logger.debug("Column %s: comment cut to %d characters", column.name, _MAX_COMMENT)
+            text += f" COMMENT {self.literal(comment[:_MAX_COMMENT])}"
+        return f"{self.quote(column.name)} {type_name}{text}"
 
     def create_table(self, spec: TableSpec, *, with_key: bool) -> None:
         if spec.schema != self.database:  # mysql_namespace_as: database
@@ -351,10 +388,7 @@ class MySQLDialect(Dialect):
                 f"CREATE DATABASE IF NOT EXISTS {self.quote(spec.schema)} CHARACTER SET utf8mb4"
             )
         definitions = [
-            self._definition(
-                c.name, self.type_name(spec, c), nullable=c.nullable, comment=c.comment
-            )
-            for c in spec.columns
+            self._definition(c, self.type_name(spec, c), nullable=c.nullable) for c in spec.columns
         ]
         if with_key:
             definitions.append(f"PRIMARY KEY ({', '.join(self.quote(k) for k in spec.key)})")
@@ -366,9 +400,13 @@ class MySQLDialect(Dialect):
     def apply_plan(self, spec: TableSpec, existing: ExistingTable, plan: Plan) -> None:
         """One `ALTER TABLE` for the whole plan (MySQL commits it on its own)."""
         table = self.table_ref(spec.schema, spec.name)
+        # A new column requires a value only where it has a default for the rows already in
+        # the table; NOT NULL and the default arrive in the same statement.
         clauses = [
             "ADD COLUMN "
-            + self._definition(c.name, self.type_name(spec, c), nullable=True, comment=c.comment)
+            + self._definition(
+                c, self.type_name(spec, c), nullable=c.nullable or self.default_sql(c) is None
+            )
             for c in plan.add
         ]
         # Each existing column changes at most once: its members, nullability and type.
@@ -389,28 +427,26 @@ class MySQLDialect(Dialect):
                     f"JSON where the table holds {have.describe()}; MySQL cannot convert "
                     "such values to JSON in place: rename or drop the column and load again"
                 )
-            current = changed.get(have.name, have)
-            changed[have.name] = Column(
-                have.name, new.kind, current.nullable, current.comment, new.members, new.scale
+            changed[have.name] = dataclasses.replace(
+                changed.get(have.name, have),
+                kind=new.kind,
+                members=new.members,
+                scale=new.scale,
+                db_type=None,
             )
         for column in changed.values():
             type_name = column.db_type or self.type_name(spec, column)
             if column.kind == Kind.ENUM:
                 type_name = self.type_name(spec, column)
             clauses.append(
-                "MODIFY COLUMN "
-                + self._definition(
-                    column.name, type_name, nullable=column.nullable, comment=column.comment
-                )
+                "MODIFY COLUMN " + self._definition(column, type_name, nullable=column.nullable)
             )
         if clauses:
             self.execute(f"ALTER TABLE {table} {', '.join(clauses)}")
 
     def relax_not_null(self, qualified: str, column: Column) -> None:
         assert column.db_type is not None  # read back from the table
-        definition = self._definition(
-            column.name, column.db_type, nullable=True, comment=column.comment
-        )
+        definition = self._definition(column, column.db_type, nullable=True)
         self.execute(f"ALTER TABLE {qualified} MODIFY COLUMN {definition}")
 
     # -- staging -------------------------------------------------------------------------

@@ -423,8 +423,13 @@ class PostgresDialect(PostgresStyleMerge):
         for column in spec.columns:
             if column.kind == Kind.ENUM:
                 self._ensure_enum(spec, column)
+            default = self.default_sql(column)
             null = "" if column.nullable else " NOT NULL"
-            definitions.append(f"{self.quote(column.name)} {self.type_name(spec, column)}{null}")
+            definitions.append(
+                f"{self.quote(column.name)} {self.type_name(spec, column)}"
+                + (f" DEFAULT {default}" if default is not None else "")
+                + null
+            )
         if with_key:
             pk = fit_name(f"pk_{spec.name}", _MAX_IDENTIFIER, what="constraint")
             keys = ", ".join(self.quote(k) for k in spec.key)
@@ -439,10 +444,9 @@ class PostgresDialect(PostgresStyleMerge):
         for column in plan.add:
             if column.kind == Kind.ENUM:
                 self._ensure_enum(spec, column)
-            # Always nullable: rows already in the table have no value for it.
             self.execute(
                 f"ALTER TABLE {table} ADD COLUMN {self.quote(column.name)} "
-                f"{self.type_name(spec, column)}"
+                f"{self.type_name(spec, column)}{self.column_default(column)}"
             )
             self._comment(spec, column)
         for have, members in plan.add_members:
