@@ -11,6 +11,7 @@ default: a default would always win over the environment.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,18 @@ PUBLIC_API_URL = "https://api-gateway.instructure.com"
 
 SNAPSHOT_POLICIES = ("snapshot", "fail")
 CREATE_JOB_SCOPES = ("table", "account")
+
+#: The SDK's mapping settings. tap-dap's records bypass the SDK's per-record path, so
+#: these would change the SCHEMA and not the records: they are refused, not offered.
+MAPPER_SETTINGS = (
+    "stream_maps",
+    "stream_map_config",
+    "faker_config",
+    "flattening_enabled",
+    "flattening_max_depth",
+    "flattening_max_key_length",
+    "flattening_separator",
+)
 
 _STRING_OR_LIST = th.CustomType(
     {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
@@ -253,8 +266,17 @@ def _with_defaults(values: Mapping[str, Any] | None, *path: str) -> dict[str, An
     return {**defaults, **(values or {})}
 
 
-def _names(value: Any) -> tuple[str, ...]:
-    """A setting given as a list or as a comma-separated string, as a tuple of names."""
+def _names(setting: str, value: Any) -> tuple[str, ...]:
+    """A setting given as a list, a JSON list in a string (what `meltano config set` and
+    environment variables hold) or a comma-separated string, as a tuple of names."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ConfigError(
+                f"{setting} {value!r} starts like a JSON list but is not one ({error}); give "
+                "a name, a comma-separated list such as canvas,canvas_logs, or a JSON list"
+            ) from None
     items = value.split(",") if isinstance(value, str) else list(value or ())
     return tuple(str(item).strip() for item in items if str(item).strip())
 
@@ -332,8 +354,17 @@ class Settings:
         cls, config: Mapping[str, Any], environ: Mapping[str, str] = os.environ
     ) -> Settings:
         """Resolve the validated config, with the official client's environment fallbacks."""
+        refused = [name for name in MAPPER_SETTINGS if config.get(name)]
+        if refused:
+            raise ConfigError(
+                f"tap-dap does not apply {', '.join(refused)}: its records bypass the SDK's "
+                "per-record mapping, so these would change the schema and not the records. "
+                "Set them on target-dap-sql, which applies stream maps and flattening to "
+                "every record, or put a mapper plugin (such as meltano-map-transformer) "
+                "between the tap and the target"
+            )
         config = _with_defaults(config)
-        namespaces = _names(config["namespace"])
+        namespaces = _names("namespace", config["namespace"])
         if not namespaces:
             raise ConfigError("namespace is empty: set it to a DAP namespace such as canvas")
         ca_bundle = config.get("ca_bundle")
@@ -349,7 +380,7 @@ class Settings:
                 config.get("base_url") or environ.get("DAP_API_URL") or PUBLIC_API_URL
             ).rstrip("/"),
             namespaces=namespaces,
-            tables=_names(config.get("tables")),
+            tables=_names("tables", config.get("tables")),
             on_snapshot_required=str(config["on_snapshot_required"]),
             emit_activate_version=bool(config["emit_activate_version_messages"]),
             create_job_scope=str(config["create_job_limit_scope"]),

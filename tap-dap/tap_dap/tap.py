@@ -28,7 +28,7 @@ from tap_dap.plan.bookmarks import Bookmark
 from tap_dap.plan.jobs import TableRef
 from tap_dap.plan.planner import PlannedTable, RunPlan
 from tap_dap.sdk_compat import TapWithAfterRun
-from tap_dap.settings import CONFIG_SCHEMA, Settings
+from tap_dap.settings import CONFIG_SCHEMA, MAPPER_SETTINGS, Settings
 from tap_dap.singer.output import SingerOutput
 from tap_dap.singer.schema import translate, version_of
 from tap_dap.streams import DapStream, stream_id
@@ -51,7 +51,7 @@ class TapDap(TapWithAfterRun):
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = SingerOutput
     # No stream maps or flattening: records skip the SDK's per-record path (speed), so
-    # those would silently not apply. A mapper plugin between tap and target does them.
+    # they would change the SCHEMA and not the records. They are refused (setup_mapper).
     capabilities = [  # noqa: RUF012
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
@@ -66,6 +66,20 @@ class TapDap(TapWithAfterRun):
         self._plan: RunPlan | None = None
         redaction.install(self._secrets)
         super().__init__(*args, **kwargs)
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        """The SDK's built-in settings but its mapping ones, which the SDK adds whatever the
+        capabilities say."""
+        super().append_builtin_config(config_jsonschema)
+        for name in MAPPER_SETTINGS:
+            config_jsonschema["properties"].pop(name, None)
+
+    def setup_mapper(self) -> None:
+        """Resolve the settings first: they refuse stream maps and flattening before the
+        SDK's mapper would apply them to the schema."""
+        _ = self.settings
+        super().setup_mapper()
 
     # Wiring
 

@@ -7,7 +7,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dap_sim.testing import SimServer
+from tap_dap.settings import MAPPER_SETTINGS
 from tap_harness import TAP, discover, run_tap, select, sim_config
 
 
@@ -21,6 +23,29 @@ def test_about_lists_every_setting_with_a_description() -> None:
         assert spec.get("description"), f"setting {name} has no description"
     assert settings["client_secret"].get("secret") is True
     assert "stream-maps" not in about["capabilities"]  # records skip the SDK's mapper
+    assert not set(MAPPER_SETTINGS) & set(settings), "mapping settings are refused, not offered"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("stream_maps", {"canvas-accounts": {"name": "name.upper()"}}),
+        ("stream_map_config", {"salt": "x"}),
+        ("faker_config", {"seed": 1}),
+        ("flattening_enabled", True),
+    ],
+)
+@pytest.mark.parametrize("args", [[], ["--discover"]])
+def test_mapping_settings_are_refused_saying_where_to_map(
+    tmp_path: Path, setting: str, value: Any, args: list[str]
+) -> None:
+    config = {"client_id": "a", "client_secret": "b", "base_url": "http://127.0.0.1:9"}
+    run = run_tap(tmp_path, {**config, setting: value}, args=args, check=False)
+    assert run.returncode == 1
+    assert f"tap-dap does not apply {setting}" in run.stderr
+    assert "target-dap-sql" in run.stderr
+    assert "mapper plugin" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_discovery_finds_every_table_with_one_request_per_schema(
@@ -61,9 +86,24 @@ def test_a_run_with_a_catalog_queries_only_the_selected_tables(
     assert set(run.state["bookmarks"]) == {"canvas-accounts", "canvas-users"}
 
 
-def test_tables_setting_narrows_discovery(dap_sim: SimServer, tmp_path: Path) -> None:
-    catalog = discover(tmp_path, sim_config(dap_sim, tables=["courses", "canvas.users"]))
+@pytest.mark.parametrize(
+    "tables",
+    [
+        ["courses", "canvas.users"],
+        "courses, canvas.users",  # comma-separated, as an environment variable holds it
+        '["courses", "canvas.users"]',  # a JSON list in a string (`meltano config set`)
+    ],
+)
+def test_tables_setting_narrows_discovery(dap_sim: SimServer, tmp_path: Path, tables: Any) -> None:
+    catalog = discover(tmp_path, sim_config(dap_sim, tables=tables))
     assert [e["tap_stream_id"] for e in catalog["streams"]] == ["canvas-courses", "canvas-users"]
+
+
+def test_a_broken_json_list_is_named(tmp_path: Path) -> None:
+    config = {"client_id": "a", "client_secret": "b", "namespace": '["canvas", ]'}
+    run = run_tap(tmp_path, config, args=["--discover"], check=False)
+    assert run.returncode == 1
+    assert "namespace '[\"canvas\", ]' starts like a JSON list but is not one" in run.stderr
 
 
 def test_an_unknown_table_is_named(dap_sim: SimServer, tmp_path: Path) -> None:
