@@ -2,7 +2,9 @@
 
 Everything here is computed from the dataset description; the same inputs give the same
 records in the server, in worker processes and in tests, which is what makes
-``snapshot(k) + changes(k, k+n) == snapshot(k+n)`` hold by construction.
+``snapshot(k) + changes(k, k+n) == snapshot(k+n)`` hold by construction. (Where a schema
+change in between added a required column with a default, the ``+`` includes what DAP asks
+of a replica: the rows it holds take the default; changes carry only the changed rows.)
 """
 
 from __future__ import annotations
