@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from dap_sim import server, sizing
+from dap_sim import evolution, server, sizing
 from dap_sim.dataset import DEFAULT_SEED, Dataset, split_qualified
 from dap_sim.options import ServeOptions
 from dap_sim.tables import dump
@@ -39,9 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     advance.add_argument(
         "--schema-change",
         action="append",
-        metavar="[NS.]TABLE[:KIND]",
-        help="bump this table's schema (repeatable); kinds: add_column, add_enum_value, "
-        "add_enum_column, make_optional, drop_column",
+        metavar="[NS.]TABLE[:KIND[:VARIANT]]",
+        help=f"bump this table's schema (repeatable); kinds: {', '.join(evolution.KINDS)}; "
+        + "; ".join(
+            f"{kind} takes a variant: {', '.join(variants)}"
+            for kind, variants in evolution.VARIANTS.items()
+        ),
     )
     advance.add_argument(
         "--no-schema-change", action="store_true", help="no schema bump in this epoch"

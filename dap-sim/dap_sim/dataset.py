@@ -213,8 +213,8 @@ class Dataset:
         """Move to the next epoch; returns the schema bumps it made.
 
         ``schema_changes`` None lets the seed decide (the first advance always bumps one
-        table); otherwise each item is ``[namespace.]table[:kind]`` and exactly those
-        bumps happen (an empty list: none). Each ``churn`` item is
+        table); otherwise each item is ``[namespace.]table[:kind[:variant]]`` and exactly
+        those bumps happen (an empty list: none). Each ``churn`` item is
         ``[namespace.]table:updated:deleted`` (fractions of the rows existing before).
         """
         epoch = self.epoch + 1
@@ -279,12 +279,11 @@ class Dataset:
 
 
 def _parse_change_request(text: str) -> tuple[str, str, str | None]:
+    """``[ns.]table[:kind[:variant]]`` -> the table and the kind (with its variant), checked."""
     name, _, kind = text.partition(":")
     namespace, table = split_qualified(name)
-    if kind and kind not in evolution.KINDS:
-        raise ValueError(
-            f"unknown schema change kind {kind!r}; known: {', '.join(evolution.KINDS)}"
-        )
+    if kind:
+        evolution.parse_kind(kind)
     return namespace, table, kind or None
 
 

@@ -2,7 +2,9 @@
 
 Everything here is computed from the dataset description; the same inputs give the same
 records in the server, in worker processes and in tests, which is what makes
-``snapshot(k) + changes(k, k+n) == snapshot(k+n)`` hold by construction.
+``snapshot(k) + changes(k, k+n) == snapshot(k+n)`` hold by construction. (Where a schema
+change in between added a required column with a default, the ``+`` includes what DAP asks
+of a replica: the rows it holds take the default; changes carry only the changed rows.)
 """
 
 from __future__ import annotations
@@ -108,6 +110,17 @@ class TableModel:
             self.model(new_version).value_columns
         )
 
+    @functools.cache  # noqa: B019
+    def _defaulted(self, old_version: int, new_version: int) -> tuple[tuple[str, Any], ...]:
+        """Columns added with a default after ``old_version``: as DAP has it, a row last
+        written before such a column came reads its default from then on."""
+        old = set(self.model(old_version).value_columns)
+        return tuple(
+            (column, default)
+            for column, default in self.model(new_version).defaults.items()
+            if column not in old
+        )
+
     # -- rows ----------------------------------------------------------------------------
 
     def _shown(self, epoch: int) -> Callable[[int, int, int, int], dict[str, Any]]:
@@ -121,6 +134,7 @@ class TableModel:
             row = self.model(version).values(ordinal, content_epoch, created, updated)
             for column in self._dropped(version, shown_version):
                 row.pop(column, None)
+            row.update(self._defaulted(version, shown_version))
             return row
 
         return values

@@ -259,6 +259,10 @@ class RowModel:
         self.key = catalog.key_column(flat)
         properties: dict[str, JsonSchema] = flat["properties"]
         self.value_columns = tuple(c for c in properties if c != self.key)
+        # What a row written before its column existed holds (a required column's default)
+        self.defaults = {
+            c: properties[c]["default"] for c in self.value_columns if "default" in properties[c]
+        }
         required = set(flat.get("required", []))
         self._row_salt = salt(seed, "row", namespace, table)
         self._table = table

@@ -101,3 +101,15 @@ def apply(state: dict[Any, dict[str, Any]], lines: list[dict[str, Any]], key: st
             state.pop(identity, None)
         else:
             state[identity] = {key: identity, **line["value"]}
+
+
+def take_new_defaults(
+    state: dict[Any, dict[str, Any]], old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    """What a replica does when a schema gains a column with a ``default`` (DAP's new
+    required field): the rows it holds take the default. ``old`` and ``new`` are the
+    column schemas (``properties``) before and after the change."""
+    for column, node in new.items():
+        if column not in old and "default" in node:
+            for row in state.values():
+                row[column] = node["default"]

@@ -47,6 +47,28 @@ def test_generate_advance_dump(tmp_path: Path) -> None:
     assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
 
 
+def test_a_new_required_column_dumps_its_default_for_rows_written_before(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run("generate", "--out", str(data), "--scale", "500")
+    before = {row["id"]: row for row in dump(Dataset.load(data), "canvas", "enrollments")}
+    result = run(
+        "advance", "--data", str(data),
+        "--schema-change", "enrollments:add_required_column:enum",
+        "--schema-change", "enrollments:add_required_column:integer",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "schema canvas.enrollments v2: add_required_column delivery_mode, " in result.stdout
+    result = run("dump", "--data", str(data), "--table", "enrollments")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    unchanged = [r for r in rows if before.get(r["id"], {}).get("updated_at") == r["updated_at"]]
+    assert unchanged
+    assert {(r["delivery_mode"], r["retention_days"]) for r in unchanged} == {("on_campus", 365)}
+    written = [r for r in rows if r not in unchanged]
+    assert written
+    assert any(r["delivery_mode"] != "on_campus" for r in written)
+    assert any(r["retention_days"] != 365 for r in written)
+
+
 def test_errors_name_what_is_wrong(tmp_path: Path) -> None:
     result = run("dump", "--data", str(tmp_path / "missing"), "--table", "courses")
     assert result.returncode == 2
@@ -55,6 +77,14 @@ def test_errors_name_what_is_wrong(tmp_path: Path) -> None:
     result = run("advance", "--data", str(tmp_path / "d"), "--schema-change", "canvas.nope")
     assert result.returncode == 2
     assert "unknown table canvas.nope" in result.stderr
+    for change, message in [
+        ("courses:add_colum", "unknown schema change kind 'add_colum'; known: add_column"),
+        ("courses:add_required_column:date", "has no variant 'date'; its variants: integer"),
+        ("courses:drop_column:enum", "schema change drop_column takes no variant"),
+    ]:
+        result = run("advance", "--data", str(tmp_path / "d"), "--schema-change", change)
+        assert result.returncode == 2
+        assert message in result.stderr
 
 
 def test_serve_prints_its_url_and_follows_advance(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from dap_sim import catalog
 from dap_sim.dataset import Dataset
 from dap_sim.tables import World, dump
 from dap_sim.testing import SimServer
-from sim_client import DapClient, apply
+from sim_client import DapClient, apply, take_new_defaults
 
 ALL_TABLES = [(ns, t) for ns in catalog.NAMESPACES for t in catalog.table_names(ns)]
 Rows = dict[Any, dict[str, Any]]
@@ -39,6 +39,18 @@ def _apply_changes(
         else:
             rows[record.key] = {model.key_column: record.key, **(record.values or {})}
     return count
+
+
+def _take_new_defaults(
+    rows: Rows, before: Dataset, after: Dataset, namespace: str, table: str
+) -> None:
+    """A replica fills a new column's default into the rows it holds when the schema
+    changes from ``before``'s to ``after``'s."""
+    old, new = (
+        d.flat_schema(namespace, table, d.schema_version(namespace, table, d.epoch))
+        for d in (before, after)
+    )
+    take_new_defaults(rows, old["properties"], new["properties"])
 
 
 def _project(rows: Rows, dataset: Dataset, namespace: str, table: str) -> Rows:
@@ -73,6 +85,7 @@ def test_snapshot_plus_increments_equals_later_snapshot(
     expected = _snapshot(last, namespace, table)
     # one increment over all epochs, asked at the end
     at_once = _snapshot(first, namespace, table)
+    _take_new_defaults(at_once, first, last, namespace, table)
     _apply_changes(
         at_once, last, namespace, table, since=first.clock_ms(0), until=last.clock_ms(last.epoch)
     )
@@ -81,6 +94,7 @@ def test_snapshot_plus_increments_equals_later_snapshot(
     stepwise = _snapshot(first, namespace, table)
     for previous, current in itertools.pairwise(history):
         since, until = previous.clock_ms(previous.epoch), current.clock_ms(current.epoch)
+        _take_new_defaults(stepwise, previous, current, namespace, table)
         _apply_changes(stepwise, current, namespace, table, since=since, until=until)
     assert _project(stepwise, last, namespace, table) == expected
     # and the dump is the same truth
@@ -114,6 +128,12 @@ def test_until_splits_a_range_into_consecutive_increments(history: list[Dataset]
     assert sorted(halves) == sorted(whole)
 
 
+def _value_columns(client: DapClient, namespace: str, table: str) -> dict[str, Any]:
+    schema = client.get(f"/dap/query/{namespace}/table/{table}/schema").json()["schema"]
+    columns: dict[str, Any] = schema["properties"]["value"]["properties"]
+    return columns
+
+
 @pytest.mark.parametrize(
     ("namespace", "table", "key"),
     [
@@ -130,15 +150,17 @@ def test_http_snapshot_then_incrementals_equal_dump(
     state: Rows = {}
     apply(state, lines, key)
     bookmark = job["at"]
+    columns = _value_columns(client, namespace, table)
     for _ in range(3):
         dap_sim.advance(schema_changes=[f"{namespace}.{table}"])
         job, lines = client.records(namespace, table, {"since": bookmark})
         assert job["since"] == bookmark
         assert all(line["meta"]["action"] in ("U", "D") for line in lines)
+        before, columns = columns, _value_columns(client, namespace, table)
+        take_new_defaults(state, before, columns)
         apply(state, lines, key)
         bookmark = job["until"]
     truth = dap_sim.dump(namespace, table)
-    schema = client.get(f"/dap/query/{namespace}/table/{table}/schema").json()["schema"]
-    columns = {key, *schema["properties"]["value"]["properties"]}
+    columns = {key: {}, **columns}
     projected = [{c: v for c, v in state[k].items() if c in columns} for k in sorted(state)]
     assert projected == truth

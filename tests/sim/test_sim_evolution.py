@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from dap_sim import evolution
 from dap_sim.dataset import Dataset
 from dap_sim.testing import SimServer
-from sim_client import DapClient
+from dap_sim.timefmt import parse_iso
+from sim_client import DapClient, apply, take_new_defaults
 
 
 @pytest.fixture
@@ -65,6 +67,14 @@ def test_later_advances_bump_now_and_then() -> None:
             lambda old, new, c: c in old["required"] and c not in new.get("required", []),
         ),
         ("drop_column", lambda old, new, c: c in old["properties"] and c not in new["properties"]),
+        (
+            "add_required_column",
+            lambda old, new, c: (
+                c not in old["properties"]
+                and c in new["required"]
+                and "default" in new["properties"][c]
+            ),
+        ),
     ],
 )
 def test_each_kind_of_schema_change_bumps_the_version(
@@ -82,12 +92,89 @@ def test_each_kind_of_schema_change_bumps_the_version(
     assert after["version"] == before["version"] + 1 == bump["version"]
     old, new = before["schema"]["properties"]["value"], after["schema"]["properties"]["value"]
     assert check(old, new, change["column"])
-    assert not _has_keyword(new, "default"), "DAP schemas carry no default"
+    # only a new required column comes with a default (DAP's reference schemas have none)
+    assert _has_keyword(new, "default") == (kind == "add_required_column")
     job, lines = client.records("canvas", "courses", {})
     assert job["schema_version"] == after["version"]
     for line in lines:
         assert set(line["value"]) <= set(new["properties"])
         assert set(new.get("required", [])) <= set(line["value"])
+
+
+def test_random_advances_bring_every_kind_of_schema_change() -> None:
+    dataset = Dataset.generate(seed=42)
+    kinds = {c["kind"] for _ in range(60) for bump in dataset.advance() for c in bump.changes}
+    assert kinds == set(evolution.KINDS)
+
+
+@pytest.mark.parametrize(
+    ("variant", "json_type"),
+    [("integer", int), ("boolean", bool), ("string", str), ("enum", str)],
+)
+def test_a_new_required_column_is_served_with_its_default(
+    client: DapClient, dap_sim: SimServer, variant: str, json_type: type
+) -> None:
+    result = dap_sim.advance(schema_changes=[f"canvas.submissions:add_required_column:{variant}"])
+    [change] = result["schema_bumps"][0]["changes"]
+    column = change["column"]
+    value = _schema(client, "canvas", "submissions")["schema"]["properties"]["value"]
+    assert column in value["required"]
+    node = value["properties"][column]
+    default = node["default"]
+    assert type(default) is json_type
+    assert node["type"] == {int: "integer", bool: "boolean", str: "string"}[json_type]
+    assert ("enum" in node) == (variant == "enum")
+    if variant == "enum":
+        assert default in node["enum"]
+        assert "__dap_unspecified__" in node["enum"]
+    # the form every other column has: JSON Schema keywords only, a description
+    assert set(node) <= {"type", "format", "maxLength", "enum", "default", "description"}
+
+
+def test_rows_written_before_a_new_required_column_read_its_default(
+    client: DapClient, dap_sim: SimServer
+) -> None:
+    old_schema = _schema(client, "canvas", "submissions")["schema"]
+    before, old_lines = client.records("canvas", "submissions", {})
+    variants = evolution.VARIANTS["add_required_column"]
+    result = dap_sim.advance(
+        schema_changes=[f"canvas.submissions:add_required_column:{v}" for v in variants]
+    )
+    defaults = {c["column"]: c["schema"]["default"] for c in result["schema_bumps"][0]["changes"]}
+    assert len(defaults) == len(variants)
+
+    _, lines = client.records("canvas", "submissions", {})
+    cut = parse_iso(before["at"])
+    unchanged = [line for line in lines if parse_iso(line["meta"]["ts"]) <= cut]
+    written = [line for line in lines if parse_iso(line["meta"]["ts"]) > cut]
+    assert unchanged
+    assert len(written) >= 20
+    for line in unchanged:
+        assert {c: line["value"][c] for c in defaults} == defaults, line["key"]
+    for column, default in defaults.items():
+        own = [line["value"][column] for line in written]
+        assert sum(v != default for v in own) > len(own) / 2, f"{column}: {own}"
+
+    # the increment carries the column for every changed row, and only the changed rows:
+    # a replica fills the default into the rows it holds, applies it, and equals the truth
+    _, increment = client.records("canvas", "submissions", {"since": before["at"]})
+    upserts = [line for line in increment if line["meta"]["action"] == "U"]
+    assert upserts
+    assert all(set(defaults) <= set(line["value"]) for line in upserts)
+    replica: dict[Any, dict[str, Any]] = {}
+    apply(replica, old_lines, "id")
+    new_schema = _schema(client, "canvas", "submissions")["schema"]
+    take_new_defaults(
+        replica,
+        old_schema["properties"]["value"]["properties"],
+        new_schema["properties"]["value"]["properties"],
+    )
+    apply(replica, increment, "id")
+    truth = dap_sim.dump("canvas", "submissions")
+    assert [replica[key] for key in sorted(replica)] == truth
+    assert truth == sorted(
+        ({"id": line["key"]["id"], **line["value"]} for line in lines), key=lambda r: r["id"]
+    )
 
 
 def test_rows_written_after_a_new_column_fill_it(client: DapClient, dap_sim: SimServer) -> None:

@@ -181,6 +181,8 @@ class Replica:
     rows: dict[str, dict[tuple[Any, ...], tuple[dict[str, Any], int | None]]] = field(
         default_factory=dict
     )
+    # every column a stream's table ever got: a SQL table keeps the columns DAP drops
+    added: dict[str, set[str]] = field(default_factory=dict)
 
     def apply(self, run: TapRun) -> Replica:
         for message in run.messages:
@@ -190,6 +192,7 @@ class Replica:
                 self.keys[stream] = message["key_properties"]
                 self.columns[stream] = set(message["schema"]["properties"])
                 self.rows.setdefault(stream, {})
+                self._add_columns(stream, message["schema"]["properties"])
             elif kind == "RECORD":
                 self._upsert(stream, message["record"], message.get("version"))
             elif kind == "BATCH":
@@ -201,6 +204,15 @@ class Replica:
                 for key in [k for k, (_, v) in table.items() if v is not None and v < version]:
                     del table[key]
         return self
+
+    def _add_columns(self, stream: str, properties: dict[str, Any]) -> None:
+        """ADD COLUMN ... DEFAULT: the rows the table holds take a new column's default."""
+        added = self.added.setdefault(stream, set())
+        for name, spec in properties.items():
+            if name not in added and "default" in spec:
+                for record, _ in self.rows[stream].values():
+                    record[name] = spec["default"]
+        added.update(properties)
 
     def _upsert(self, stream: str, record: dict[str, Any], version: int | None) -> None:
         key = tuple(record[name] for name in self.keys[stream])

@@ -103,6 +103,31 @@ def test_optional_fields_are_nullable_and_required_ones_are_not() -> None:
     assert props["note"] == {"type": ["string", "null"]}
 
 
+def test_a_default_is_carried_and_a_required_field_stays_non_nullable() -> None:
+    """DAP's new required field with a default: the target needs the default to add the
+    column to a table that already has rows."""
+    modes = ["__dap_unspecified__", "online", "on_campus"]
+    fields = {
+        "retention_days": {"type": "integer", "format": "int32", "default": 365},
+        "is_featured": {"type": "boolean", "default": False},
+        "import_source": {"type": "string", "maxLength": 255, "default": "canvas"},
+        "delivery_mode": {"type": "string", "enum": modes, "default": "on_campus"},
+        "relaxed_mode": {"type": "string", "enum": modes, "default": "online"},
+    }
+    required = ["retention_days", "is_featured", "import_source", "delivery_mode"]
+    schema = translate(envelope(KEY, value_of(fields, required)), 2, "t").schema
+    props = schema["properties"]
+    for name in required:
+        assert props[name] == fields[name], name
+    # made optional later, it keeps its default and becomes nullable
+    assert props["relaxed_mode"] == {
+        "type": ["string", "null"],
+        "enum": [*modes, None],
+        "default": "online",
+    }
+    Draft7Validator.check_schema(schema)
+
+
 def test_oversized_marker_union_becomes_a_string() -> None:
     body = {
         "oneOf": [

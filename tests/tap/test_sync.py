@@ -101,6 +101,38 @@ def test_increments_chain_and_bring_updates_deletes_and_schema_changes(
         final_records_equal_truth(replica, dap_sim, stream)
 
 
+def test_a_new_required_column_comes_with_its_default_and_not_null(
+    dap_sim: SimServer, tmp_path: Path
+) -> None:
+    config = sim_config(dap_sim, tables=["submissions"])
+    first = run_tap(tmp_path / "0", config)
+    replica = Replica().apply(first)
+    dap_sim.advance(
+        schema_changes=[
+            "canvas.submissions:add_required_column:integer",
+            "canvas.submissions:add_required_column:enum",
+        ]
+    )
+    second = run_tap(tmp_path / "1", config, state=first.state)
+    (schema,) = second.of_type("SCHEMA", "canvas-submissions")
+    properties = schema["schema"]["properties"]
+    assert properties["retention_days"] == {
+        "type": "integer",
+        "format": "int32",
+        "default": 365,
+        "description": "Added by schema evolution (retention_days).",
+    }
+    assert properties["delivery_mode"]["type"] == "string"
+    assert properties["delivery_mode"]["default"] == "on_campus"
+    records = second.records("canvas-submissions")
+    upserts = [r for r in records if r["_sdc_deleted_at"] is None]
+    assert upserts
+    assert all(r["delivery_mode"] is not None for r in upserts)
+    # a replica that adds the columns with their defaults equals the truth
+    replica.apply(second)
+    final_records_equal_truth(replica, dap_sim, "canvas-submissions")
+
+
 def test_an_increment_without_changes_still_moves_the_bookmark(
     dap_sim: SimServer, tmp_path: Path
 ) -> None:

@@ -5,9 +5,9 @@ A DAP schema has `key` (the primary key fields), `value` (the other fields) and 
 `_dap_ts` (meta.ts) and `_sdc_deleted_at` (meta.ts of a delete, else null).
 
 Nullability follows DAP's `required`: a required field gets a type without "null", any
-other `[T, "null"]`. The JSON `required` list holds only the key fields, because a
-delete record carries nothing but the key, `_dap_ts` and `_sdc_deleted_at` and must still
-validate in any target.
+other `[T, "null"]`; a field's `default` is carried with it. The JSON `required` list
+holds only the key fields, because a delete record carries nothing but the key,
+`_dap_ts` and `_sdc_deleted_at` and must still validate in any target.
 
 The schema's `$id` names the stream and the DAP schema version it was translated from, so
 a catalog kept from discovery (as Meltano keeps it) tells a later run which version it
@@ -27,8 +27,11 @@ DELETED_AT = "_sdc_deleted_at"
 OVERSIZED_MARKER = "__dap_oversized_truncated__"
 
 #: Keywords that keep their meaning in a Singer schema and are carried over unchanged.
+#: `default` is what rows written before a new required column came hold (DAP adds a
+#: required field only with one): a target needs it to add the column to a full table.
 CARRIED_KEYWORDS = (
     "description",
+    "default",
     "format",
     "maxLength",
     "minLength",
