@@ -30,7 +30,19 @@ SCHEMA_CHANGES = [
     "canvas.submissions:drop_column",
     "canvas.enrollments:add_column",
     "canvas.assignments:add_enum_column",
+    # DAP's new required field with a default, one column of each type (one schema bump)
+    *(
+        f"canvas.submissions:add_required_column:{v}"
+        for v in ("integer", "boolean", "string", "enum")
+    ),
 ]
+# (column, default) of each: rows loaded before the change must read the default
+REQUIRED_WITH_DEFAULT = {
+    "retention_days": 365,
+    "is_featured": False,
+    "import_source": "canvas",
+    "delivery_mode": "on_campus",
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -90,6 +102,7 @@ def test_snapshot_advance_increment(
     assert f"Evolved table {'.'.join(database.place('canvas.courses'))}" in output
     schemas = project.discovered_schemas()
     assert_matches_dump(database, sim, schemas, streams, soft_deletes=not hard_delete)
+    assert_required_defaults(database)
 
     if mode == "batch":
         assert list(batches.iterdir()) == []
@@ -116,3 +129,15 @@ def test_tap_dap_into_meltanolabs_target_postgres(
         soft_deletes=True,
         foreign_target=True,
     )
+
+
+def assert_required_defaults(database: Database) -> None:
+    """The new required columns are NOT NULL; rows loaded before hold the default, rows
+    written since their own values (assert_matches_dump compared every value already)."""
+    columns = database.columns("canvas.submissions")
+    rows = database.rows("canvas.submissions", list(REQUIRED_WITH_DEFAULT))
+    for name, default in REQUIRED_WITH_DEFAULT.items():
+        assert columns[name][1] is False, f"{name} should be NOT NULL"
+        values = [row[name] for row in rows]
+        assert values.count(default) > len(values) / 2, f"{name}: old rows hold {default!r}"
+        assert any(value != default for value in values), f"{name}: new rows hold their own"
