@@ -100,13 +100,26 @@ def _types(prop: dict[str, Any]) -> list[str]:
     return found
 
 
+def is_open_map(prop: dict[str, Any]) -> bool:
+    """An object whose keys are the user's (stream names in `stream_maps`): one setting."""
+    return isinstance(prop.get("additionalProperties"), dict)
+
+
 def kind_of(prop: dict[str, Any]) -> str:
-    """Meltano's setting kind for a JSON schema property."""
+    """Meltano's setting kind for a JSON schema property.
+
+    Meltano parses a string (from `meltano config set` or an environment variable) by the
+    kind: as JSON for array and object, as a number or a boolean for those. A property
+    that admits a string must therefore be `string`, which passes every value through
+    unchanged (a YAML list in meltano.yml stays a list).
+    """
     if prop.get("secret"):
         return "password"
     if "enum" in prop:
         return "options"
     types = _types(prop)
+    if "string" in types:
+        return "string"
     for json_type, kind in (
         ("array", "array"),
         ("object", "object"),
@@ -130,7 +143,7 @@ def settings_of(about_json: dict[str, Any]) -> list[dict[str, Any]]:
     def walk(properties: dict[str, Any], prefix: str) -> Iterator[dict[str, Any]]:
         for name, prop in properties.items():
             full = prefix + name
-            if "object" in _types(prop) and prop.get("properties"):
+            if "object" in _types(prop) and prop.get("properties") and not is_open_map(prop):
                 yield from walk(prop["properties"], full + ".")
                 continue
             setting: dict[str, Any] = {
@@ -146,8 +159,6 @@ def settings_of(about_json: dict[str, Any]) -> list[dict[str, Any]]:
                     {"label": str(v), "value": v} for v in prop["enum"] if v is not None
                 ]
             default = prop.get("default")
-            if setting["kind"] == "array" and isinstance(default, str):
-                default = [default]  # Meltano parses an array setting's value as a list
             if default is not None and not isinstance(default, dict):
                 setting["value"] = default
             yield setting
