@@ -68,7 +68,7 @@ def meltano_plugin(name: str) -> dict[str, Any]:
 
 
 def hub_plugin(name: str) -> dict[str, Any]:
-    files = list((ROOT / "hub" / PLUGINS[name] / name).glob("*.yml"))
+    files = list((ROOT / "hub" / "_data" / "meltano" / PLUGINS[name] / name).glob("*.yml"))
     assert len(files) == 1, f"one Hub definition expected for {name}, found {files}"
     result: dict[str, Any] = yaml.safe_load(files[0].read_text())
     return result
@@ -152,6 +152,8 @@ def test_hub_definition_is_complete(name: str) -> None:
     assert hub["name"] == name
     assert hub["namespace"] == meltano_plugin(name)["namespace"]
     assert all(s.get("label") and s.get("kind") for s in hub["settings"])
+    # The Hub lists the Pythons we test on; each must be one the plugin says it supports
+    assert set(hub["supported_python_versions"]) <= set(about(name)["supported_python_versions"])
 
 
 @pytest.mark.parametrize("name", PLUGINS)
