@@ -54,9 +54,12 @@ class TargetDapSql(Target):
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
-        """The SDK's settings, less `add_record_metadata`: our `_sdc_*` columns are fixed."""
+        """The SDK's settings, less `add_record_metadata` (our `_sdc_*` columns are fixed)
+        and `batch_config` (how a tap writes BATCH files; the target reads whatever the
+        BATCH message's encoding says)."""
         super().append_builtin_config(config_jsonschema)
-        config_jsonschema["properties"].pop("add_record_metadata", None)
+        for name in ("add_record_metadata", "batch_config"):
+            config_jsonschema["properties"].pop(name, None)
 
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
