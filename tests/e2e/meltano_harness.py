@@ -55,6 +55,7 @@ class MeltanoProject:
     sim: SimServer
     database_url: str
     environment: str = "demo"
+    root: Path = REPO  # the project directory (a test may copy meltano.yml elsewhere)
 
     def sys_dir(self) -> Path:
         """A `.meltano` directory of the test's own that shares the installed plugins.
@@ -98,7 +99,7 @@ class MeltanoProject:
         """Run a meltano command in the project; its combined output."""
         done = subprocess.run(
             [MELTANO, *args],
-            cwd=REPO,
+            cwd=self.root,
             env=self.env(**settings),
             capture_output=True,
             text=True,
