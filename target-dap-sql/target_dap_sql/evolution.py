@@ -6,6 +6,10 @@ text, anything -> JSON). A column that left the schema stays (made nullable); a 
 database already holds more widely stays as it is. Only a change with no lossless path
 (say uuid -> bigint) fails, with a message that names the table, the column, both types
 and what the user can do.
+
+Tables the target did not create (the official DAP client's) keep their types where they
+hold the stream's values: a `varchar(n)` column holds any scalar here, and a batch with a
+value longer than n widens it to text (`Dialect.check_batch`).
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def holds(existing: Kind, wanted: Kind) -> bool:  # noqa: PLR0911 - one rule per
         return wanted in (Kind.SMALLINT, Kind.INTEGER, Kind.DECIMAL)
     if existing == Kind.TIMESTAMP:
         return wanted == Kind.DATE
-    if existing == Kind.TEXT:
+    if existing in (Kind.TEXT, Kind.VARCHAR):  # VARCHAR: lengths are checked per batch
         return wanted in _SCALARS
     return False
 
@@ -81,8 +85,6 @@ def widened(existing: Kind, wanted: Kind) -> Kind | None:  # noqa: PLR0911 - one
     if existing == Kind.DATE and wanted == Kind.TIMESTAMP:
         return Kind.TIMESTAMP
     if existing in _SCALARS and wanted == Kind.TEXT:
-        return Kind.TEXT
-    if existing == Kind.VARCHAR and wanted in _SCALARS:
         return Kind.TEXT
     if existing == Kind.ENUM and wanted in _SCALARS:
         return Kind.TEXT

@@ -30,6 +30,9 @@ What MySQL lacks, and how we live with it:
   `_text_key_length`; a longer key fails naming the column and line, never truncated.
 - Binary (case- and space-sensitive) collation for keys and enums, so that `a`, `A` and
   `a ` stay three keys: `utf8mb4_nopad_bin` on MariaDB, `utf8mb4_0900_bin` on MySQL.
+- A `varchar(n)` of a table the target did not create is staged unbounded and widened
+  to LONGTEXT (its character set and collation kept) before a batch with a longer value
+  merges.
 """
 
 from __future__ import annotations
@@ -50,7 +53,15 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 import duckdb
 import pymysql
 
-from target_dap_sql.columns import BATCHED_AT, DELETED_AT, TABLE_VERSION, Column, Kind, TableSpec
+from target_dap_sql.columns import (
+    BATCHED_AT,
+    DELETED_AT,
+    TABLE_VERSION,
+    Column,
+    Kind,
+    TableSpec,
+    declared_length,
+)
 from target_dap_sql.database_url import DatabaseUrl, redact
 from target_dap_sql.dialects.base import (
     LINE,
@@ -149,6 +160,7 @@ _WARNING_AT_ROW = re.compile(
 )
 _ROW_ONLY = re.compile(r"[Rr]ow (\d+)")
 _ENUM_MEMBER = re.compile(r"'((?:[^']|'')*)'")
+_CHARSET = re.compile(r" CHARACTER SET (\S+) COLLATE \S+$")  # as read_table appends it
 _URL_OPTIONS = {"ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity"}
 _DUPLICATE_KEY = 1062
 
@@ -304,6 +316,7 @@ class MySQLDialect(Dialect):
                 if kind == Kind.ENUM
                 else ()
             )
+            length = declared_length(type_name) if kind == Kind.VARCHAR else None
             if charset and kind != Kind.JSON:
                 type_name += f" CHARACTER SET {charset} COLLATE {collation}"
             columns[str(col)] = Column(
@@ -314,6 +327,7 @@ class MySQLDialect(Dialect):
                 members=members,
                 db_type=type_name,
                 db_default=self._default_read_back(*default),
+                length=length,
             )
         return ExistingTable(columns=columns, key=key)
 
@@ -432,7 +446,7 @@ class MySQLDialect(Dialect):
                 kind=new.kind,
                 members=new.members,
                 scale=new.scale,
-                db_type=None,
+                db_type=_unbounded(have) if have.kind == Kind.VARCHAR else None,
             )
         for column in changed.values():
             type_name = column.db_type or self.type_name(spec, column)
@@ -499,7 +513,10 @@ class MySQLDialect(Dialect):
         q, relation = self.quote, stage.relation
         pairs = self._fields(table)
         columns = [c for _, c in pairs]
-        typed = ", ".join(f"{q(c.name)} {c.db_type}" for c in columns)
+        # a varchar(n) column is staged unbounded: check_batch widens it for longer values
+        typed = ", ".join(
+            f"{q(c.name)} {_unbounded(c) if c.kind == Kind.VARCHAR else c.db_type}" for c in columns
+        )
         self.execute(f"DROP TEMPORARY TABLE IF EXISTS {relation}")
         self.execute(
             f"CREATE TEMPORARY TABLE {relation} ({q(LINE)} BIGINT NOT NULL, "
@@ -522,6 +539,7 @@ class MySQLDialect(Dialect):
         """
         assert isinstance(stage, MySQLStage)
         needed = {*table.key, DELETED_AT} | {c.name for c in table.columns if not c.nullable}
+        needed |= {c.name for c in self.bounded_columns(table)}
         pairs = self._fields(table)
         checked = [f for f, c in pairs if c.name in needed]
         batch = f"({stage.read_sql(checked)}) AS b"
@@ -702,10 +720,10 @@ def _kind_of(data_type: str, column_type: str, *, in_key: bool) -> Kind:
         return Kind.BOOLEAN if column_type.startswith("tinyint(1)") else Kind.OTHER
     if data_type == "char" and column_type.startswith("char(36)"):
         return Kind.UUID
-    if data_type == "varchar" and column_type.startswith("varchar(45)") and not in_key:
-        return Kind.IP
     if data_type in ("char", "varchar"):
-        return Kind.TEXT if in_key else Kind.VARCHAR  # key text has the length we gave it
+        # key text has the length we gave it; other bounded text (our IP addresses'
+        # VARCHAR(45) too) has its values' lengths checked batch by batch
+        return Kind.TEXT if in_key else Kind.VARCHAR
     return _KINDS.get(data_type, Kind.OTHER)
 
 
@@ -724,6 +742,12 @@ def _csv_value(name: str, kind: Kind) -> str:
     if kind == Kind.TIMESTAMP:  # UTC (the reader's time zone), microseconds
         return f"strftime({name}, '%Y-%m-%d %H:%M:%S.%f')"
     return name
+
+
+def _unbounded(column: Column) -> str:
+    """LONGTEXT in the character set and collation of a varchar column read back."""
+    charset = _CHARSET.search(column.db_type or "")
+    return "LONGTEXT" + (charset.group(0) if charset else "")
 
 
 def _csv_line_of_row(path: Path, row: int) -> int | None:

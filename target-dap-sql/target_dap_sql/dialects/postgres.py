@@ -28,7 +28,7 @@ import psycopg
 from psycopg.copy import Copy
 
 from target_dap_sql.batch_files import BatchFiles, BatchFilesStage
-from target_dap_sql.columns import TABLE_VERSION, Column, Kind, TableSpec
+from target_dap_sql.columns import TABLE_VERSION, Column, Kind, TableSpec, declared_length
 from target_dap_sql.database_url import DatabaseUrl, redact
 from target_dap_sql.dialects.base import LINE, LoadOptions, LoadTable, Stage, logger
 from target_dap_sql.dialects.pgstyle import PostgresStyleMerge
@@ -81,7 +81,9 @@ _BINARY_KINDS = {
     Kind.DOUBLE: "float8",
     Kind.BOOLEAN: "bool",
 }
-_STAGED_AS_IS = {Kind.BIGINT, Kind.DOUBLE, Kind.BOOLEAN, Kind.TEXT}
+# VARCHAR too: an explicit cast to varchar(n) would cut a longer value, the assignment of
+# text to the column refuses it (and check_batch widens the column before that happens)
+_STAGED_AS_IS = {Kind.BIGINT, Kind.DOUBLE, Kind.BOOLEAN, Kind.TEXT, Kind.VARCHAR}
 _INT8_RANGE = range(-(2**63), 2**63)
 _NARROW_INTEGERS = {Kind.SMALLINT: range(-(2**15), 2**15), Kind.INTEGER: range(-(2**31), 2**31)}
 _QUOTED_VALUE = re.compile(r': "(.*)"\s*$', re.DOTALL)
@@ -367,6 +369,7 @@ class PostgresDialect(PostgresStyleMerge):
         key: list[str] = []
         for col, type_name, type_type, not_null, comment, members, in_key, qualified in rows:
             kind = _kind_of(str(type_name), str(type_type))
+            length = declared_length(str(type_name)) if kind == Kind.VARCHAR else None
             columns[str(col)] = Column(
                 name=str(col),
                 kind=kind,
@@ -374,6 +377,7 @@ class PostgresDialect(PostgresStyleMerge):
                 comment=str(comment) if comment else None,
                 members=tuple(members or ()),
                 db_type=str(qualified) if kind == Kind.ENUM else str(type_name),
+                length=length,
             )
             if in_key:
                 key.append(str(col))
