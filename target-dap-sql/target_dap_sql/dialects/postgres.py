@@ -84,6 +84,9 @@ _BINARY_KINDS = {
 # VARCHAR too: an explicit cast to varchar(n) would cut a longer value, the assignment of
 # text to the column refuses it (and check_batch widens the column before that happens)
 _STAGED_AS_IS = {Kind.BIGINT, Kind.DOUBLE, Kind.BOOLEAN, Kind.TEXT, Kind.VARCHAR}
+# `timestamp` without time zone (the official DAP client's) holds UTC: a value is read with
+# its offset, then taken in UTC (the session's time zone), so an offset is never dropped
+_ZONELESS_TIMESTAMP = "timestamp without time zone"
 _INT8_RANGE = range(-(2**63), 2**63)
 _NARROW_INTEGERS = {Kind.SMALLINT: range(-(2**15), 2**15), Kind.INTEGER: range(-(2**31), 2**31)}
 _QUOTED_VALUE = re.compile(r': "(.*)"\s*$', re.DOTALL)
@@ -99,6 +102,13 @@ def _kind_of(type_name: str, type_type: str) -> Kind:
     if type_name.startswith(("character varying", "character(")):
         return Kind.VARCHAR
     return _KINDS.get(type_name, Kind.OTHER)
+
+
+def _staged_value(column: Column, name: str) -> str:
+    """The staged text of a column, before its cast to the column's type."""
+    if column.db_type == _ZONELESS_TIMESTAMP:
+        return f"CAST({name} AS timestamp with time zone)"
+    return name
 
 
 def _as_text(value: Any) -> str:
@@ -505,7 +515,8 @@ class PostgresDialect(PostgresStyleMerge):
         values = [
             quote(c.name)
             if c.kind in _STAGED_AS_IS
-            else f"CAST({quote(c.name)} AS {c.db_type or _TYPE_NAMES[c.kind]}) AS {quote(c.name)}"
+            else f"CAST({_staged_value(c, quote(c.name))} AS {c.db_type or _TYPE_NAMES[c.kind]}) "
+            f"AS {quote(c.name)}"
             for c in stage.columns
         ]
         return (
