@@ -43,7 +43,8 @@ Tables
                          type in `db_type`, and a `Kind` that maps back to the kind this
                          dialect creates for it, so that an unchanged schema plans no
                          change; a bounded string type of a table the target did not
-                         create is VARCHAR with its `length`) and primary key.
+                         create is VARCHAR with its `length`, a type the dialect cannot
+                         write into OTHER) and primary key.
   type_name(spec, column) the column's type in this database (the type tables of the
                          target's README say which).
   create_table(spec, with_key), apply_plan(spec, existing, plan): DDL with the schema's
@@ -94,6 +95,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import SplitResult
 
@@ -478,7 +480,9 @@ class Dialect(abc.ABC):
                 self.create_table(spec, with_key=upsert and bool(spec.key))
                 logger.info("Created table %s", spec.display_name)
             else:
-                plan = plan_evolution(existing, spec, upsert=upsert)
+                plan = plan_evolution(
+                    existing, spec, upsert=upsert, type_name=partial(self.type_name, spec)
+                )
                 if plan:
                     self.apply_plan(spec, existing, plan)
                     logger.info("Evolved table %s: %s", spec.display_name, plan)

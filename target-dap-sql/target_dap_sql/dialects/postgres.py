@@ -95,6 +95,8 @@ _MAX_IDENTIFIER = 63
 
 
 def _kind_of(type_name: str, type_type: str) -> Kind:
+    if type_name.endswith("]"):  # an array (the official client's for DAP arrays)
+        return Kind.OTHER
     if type_type == "e":
         return Kind.ENUM
     if type_name.startswith("numeric"):
