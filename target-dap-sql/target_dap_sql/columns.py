@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
@@ -72,6 +73,7 @@ class Column:
     db_type: str | None = None  # the database's own type name, for columns read back
     default: Any = None  # the schema's default, a value of `kind` (see `column_default`)
     db_default: str | None = None  # the database's own default expression, where it keeps one
+    length: int | None = None  # VARCHAR: the most characters the column holds (None: no limit)
 
     def describe(self) -> str:
         """The type as a user reads it in an error message."""
@@ -213,6 +215,16 @@ def column_default(column: Column, value: Any) -> Any:
             except ValueError:
                 fits = False
     return value if fits else None
+
+
+_DECLARED_LENGTH = re.compile(r"\((\d+)\)")
+
+
+def declared_length(type_name: str) -> int | None:
+    """The n of a bounded string type as the database names it (`character varying(255)`,
+    `varchar(255)`): the `length` of a VARCHAR column read back."""
+    match = _DECLARED_LENGTH.search(type_name)
+    return int(match.group(1)) if match else None
 
 
 def utc_datetime(text: str) -> datetime:

@@ -6,11 +6,16 @@ text, anything -> JSON). A column that left the schema stays (made nullable); a 
 database already holds more widely stays as it is. Only a change with no lossless path
 (say uuid -> bigint) fails, with a message that names the table, the column, both types
 and what the user can do.
+
+Tables the target did not create (the official DAP client's) keep their types where they
+hold the stream's values: a `varchar(n)` column holds any scalar here, and a batch with a
+value longer than n widens it to text (`Dialect.check_batch`); a type the target does not
+know (an array, a binary uuid) fails before anything changes, naming what to do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from target_dap_sql.columns import Column, Kind, TableSpec
@@ -55,7 +60,7 @@ class Plan:
 
 def holds(existing: Kind, wanted: Kind) -> bool:  # noqa: PLR0911 - one rule per family
     """True when every value of `wanted` fits a column of kind `existing` unchanged."""
-    if existing in (wanted, Kind.JSON, Kind.OTHER):
+    if existing in (wanted, Kind.JSON):
         return True
     if existing in _INTEGERS and wanted in _INTEGERS:
         return _INTEGERS.index(existing) >= _INTEGERS.index(wanted)
@@ -65,7 +70,7 @@ def holds(existing: Kind, wanted: Kind) -> bool:  # noqa: PLR0911 - one rule per
         return wanted in (Kind.SMALLINT, Kind.INTEGER, Kind.DECIMAL)
     if existing == Kind.TIMESTAMP:
         return wanted == Kind.DATE
-    if existing == Kind.TEXT:
+    if existing in (Kind.TEXT, Kind.VARCHAR):  # VARCHAR: lengths are checked per batch
         return wanted in _SCALARS
     return False
 
@@ -82,15 +87,22 @@ def widened(existing: Kind, wanted: Kind) -> Kind | None:  # noqa: PLR0911 - one
         return Kind.TIMESTAMP
     if existing in _SCALARS and wanted == Kind.TEXT:
         return Kind.TEXT
-    if existing == Kind.VARCHAR and wanted in _SCALARS:
-        return Kind.TEXT
     if existing == Kind.ENUM and wanted in _SCALARS:
         return Kind.TEXT
     return None
 
 
-def plan_evolution(existing: ExistingTable, wanted: TableSpec, *, upsert: bool) -> Plan:
-    """Compare and plan; raise `TargetError` for a change that cannot be made in place."""
+def plan_evolution(
+    existing: ExistingTable,
+    wanted: TableSpec,
+    *,
+    upsert: bool,
+    type_name: Callable[[Column], str] | None = None,
+) -> Plan:
+    """Compare and plan; raise `TargetError` for a change that cannot be made in place.
+
+    ``type_name`` (the dialect's) names the type an error suggests for a column.
+    """
     if upsert and wanted.key and existing.key and tuple(existing.key) != tuple(wanted.key):
         raise TargetError(
             f"table {wanted.display_name}: the stream's key ({', '.join(wanted.key)}) differs "
@@ -103,14 +115,29 @@ def plan_evolution(existing: ExistingTable, wanted: TableSpec, *, upsert: bool) 
         if have is None:
             plan.add.append(column)
             continue
-        _plan_column(plan, wanted, have, column)
+        _plan_column(plan, wanted, have, column, type_name)
     for name, have in existing.columns.items():
         if name not in wanted.column_index and not have.nullable and name not in existing.key:
             plan.relax.append(have)
     return plan
 
 
-def _plan_column(plan: Plan, table: TableSpec, have: Column, want: Column) -> None:
+def _plan_column(
+    plan: Plan,
+    table: TableSpec,
+    have: Column,
+    want: Column,
+    type_name: Callable[[Column], str] | None,
+) -> None:
+    if have.kind == Kind.OTHER:
+        suggested = f" (such as {type_name(want)})" if type_name is not None else ""
+        raise TargetError(
+            f"table {table.display_name}, column {want.name}: the column has type "
+            f"{have.describe()}, which target-dap-sql does not write {want.kind.value} values "
+            f"into; nothing was changed. Change the column to a type that holds them"
+            f"{suggested}, or rename or drop it (the target then adds a column of its own), "
+            "or leave the field out of the stream (a stream map)"
+        )
     if want.nullable and not have.nullable and want.name not in table.key:
         plan.relax.append(have)
     if have.kind == Kind.ENUM and want.kind == Kind.ENUM:

@@ -42,7 +42,9 @@ Tables
   read_table(schema, name) -> ExistingTable | None: columns (with the database's own
                          type in `db_type`, and a `Kind` that maps back to the kind this
                          dialect creates for it, so that an unchanged schema plans no
-                         change) and primary key.
+                         change; a bounded string type of a table the target did not
+                         create is VARCHAR with its `length`, a type the dialect cannot
+                         write into OTHER) and primary key.
   type_name(spec, column) the column's type in this database (the type tables of the
                          target's README say which).
   create_table(spec, with_key), apply_plan(spec, existing, plan): DDL with the schema's
@@ -52,6 +54,9 @@ Tables
                          on from after a crash.
   relax_not_null(qualified, column): make one column nullable (evolution, or a record
                          left it empty).
+  widen_to_text(table, columns) (shared, through apply_plan): a batch holds a value
+                         longer than a VARCHAR column's length (found by `check_batch`);
+                         staging must hold such values, and the merge must never cut them.
 
 Staging (a `Stage` per table and lane, reused batch after batch)
   open_stage(table), seal(stage) (main thread, before the merge), load_stage(table,
@@ -90,6 +95,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import SplitResult
 
@@ -160,6 +166,7 @@ class RunMemory:
 
     overwritten: set[str] = field(default_factory=set)  # tables emptied (load_method overwrite)
     relaxed: dict[str, set[str]] = field(default_factory=dict)  # NOT NULL dropped this run
+    widened: dict[str, set[str]] = field(default_factory=dict)  # varchar(n) -> text this run
     # tables empty at their first merge of the run, whose keys have not repeated since
     new_keys_only: set[str] = field(default_factory=set)
     merged: set[str] = field(default_factory=set)  # tables merged at least once this run
@@ -473,7 +480,9 @@ class Dialect(abc.ABC):
                 self.create_table(spec, with_key=upsert and bool(spec.key))
                 logger.info("Created table %s", spec.display_name)
             else:
-                plan = plan_evolution(existing, spec, upsert=upsert)
+                plan = plan_evolution(
+                    existing, spec, upsert=upsert, type_name=partial(self.type_name, spec)
+                )
                 if plan:
                     self.apply_plan(spec, existing, plan)
                     logger.info("Evolved table %s: %s", spec.display_name, plan)
@@ -556,6 +565,16 @@ class Dialect(abc.ABC):
         self.clear_stage(table, stage)
         self.commit()
 
+    def bounded_columns(self, table: LoadTable) -> list[Column]:
+        """The `varchar(n)` columns (of tables the target did not create) whose values
+        `check_batch` measures: none in the target's own tables."""
+        widened = self.memory.widened.get(table.qualified, ())
+        return [
+            c
+            for c in table.columns
+            if c.kind == Kind.VARCHAR and c.length is not None and c.name not in widened
+        ]
+
     def check_batch(
         self,
         table: LoadTable,
@@ -565,12 +584,13 @@ class Dialect(abc.ABC):
         quote: Callable[[str], str] | None = None,
         query: Callable[[str], list[tuple[Any, ...]]] | None = None,
     ) -> BatchFacts:
-        """Fail on a record without its key; relax a NOT NULL column a record leaves empty.
+        """Fail on a record without its key; relax a NOT NULL column a record leaves empty;
+        widen a `varchar(n)` column to text where a value is longer than n.
 
         Deletes carry only their key, so they never count as missing a value. The same
-        scan of the batch tells whether it holds deletes and which table versions. A
-        dialect that reads the batch elsewhere before loading it (`load_new_rows`) passes
-        that reader's ``quote`` and ``query``.
+        scan of the batch tells whether it holds deletes and which table versions, and the
+        longest value of each bounded column. A dialect that reads the batch elsewhere
+        before loading it (`load_new_rows`) passes that reader's ``quote`` and ``query``.
         """
         q = quote or self.quote
         checks: list[tuple[str, str]] = [(k, f"{q(k)} IS NULL") for k in table.key]
@@ -584,15 +604,17 @@ class Dialect(abc.ABC):
             and c.name not in relaxed
             and c.name in self.data_columns(table)
         ]
+        bounded = self.bounded_columns(table)
         version = q(TABLE_VERSION)
         select = ", ".join(
             [f"MIN(CASE WHEN {cond} THEN {q(LINE)} END)" for _, cond in checks]
+            + [f"MAX(CHAR_LENGTH({q(c.name)}))" for c in bounded]
             + [f"COUNT(CASE WHEN {deleted} THEN 1 END)"]
             + [f"MIN({version})", f"MAX({version})", f"COUNT(*) - COUNT({version})"]
         )
-        *lines, deletes, oldest, newest, unversioned = (query or self.execute)(
-            f"SELECT {select} FROM {staged}"
-        )[0]
+        row = (query or self.execute)(f"SELECT {select} FROM {staged}")[0]
+        lines, longest = row[: len(checks)], row[len(checks) : len(checks) + len(bounded)]
+        deletes, oldest, newest, unversioned = row[len(checks) + len(bounded) :]
         found = [(int(pos), name) for (name, _), pos in zip(checks, lines, strict=True) if pos]
         missing_keys = sorted((pos, name) for pos, name in found if name in table.key)
         if missing_keys:
@@ -618,9 +640,38 @@ class Dialect(abc.ABC):
                     name,
                 )
                 self.relax_not_null(table.qualified, columns[name])
+        too_long = [
+            (c, int(n))
+            for c, n in zip(bounded, longest, strict=True)
+            if n is not None and int(n) > (c.length or 0)
+        ]
+        if too_long:
+            self.widen_to_text(table, too_long)
         versions: set[int | None] = {None} if unversioned else set()
         versions |= {int(v) for v in (oldest, newest) if v is not None}
         return BatchFacts(deletes=bool(deletes), versions=frozenset(versions))
+
+    def widen_to_text(self, table: LoadTable, too_long: list[tuple[Column, int]]) -> None:
+        """Widen `varchar(n)` columns to text before a batch with longer values merges.
+
+        As any evolution: on a database with transactional DDL it commits with the batch;
+        where DDL commits by itself (MySQL) the column is text from then on, and a run that
+        dies before the rows commit finds it so and measures nothing.
+        """
+        existing = ExistingTable(columns={c.name: c for c in table.columns}, key=table.key)
+        plan = Plan(
+            retype=[(c, replace(c, kind=Kind.TEXT, db_type=None, length=None)) for c, _ in too_long]
+        )
+        self.apply_plan(table.spec, existing, plan)
+        self.memory.widened.setdefault(table.qualified, set()).update(c.name for c, _ in too_long)
+        for column, longest in too_long:
+            logger.warning(
+                "%s: column %r widened from %s to text: the batch holds a value of %d characters",
+                table.label(),
+                column.name,
+                column.describe(),
+                longest,
+            )
 
     def insert_select(self, table: LoadTable) -> tuple[list[str], str]:
         """(the columns an insert writes, `INSERT INTO t (...) SELECT ...` up to its FROM):

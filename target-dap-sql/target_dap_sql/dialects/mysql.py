@@ -30,6 +30,11 @@ What MySQL lacks, and how we live with it:
   `_text_key_length`; a longer key fails naming the column and line, never truncated.
 - Binary (case- and space-sensitive) collation for keys and enums, so that `a`, `A` and
   `a ` stay three keys: `utf8mb4_nopad_bin` on MariaDB, `utf8mb4_0900_bin` on MySQL.
+- Tables of the official DAP client keep their types: `tinyint` holds booleans, a
+  `varchar(n)` is staged unbounded and widened to LONGTEXT (its character set and
+  collation kept) before a batch with a longer value merges, an inline enum keeps its
+  `ascii` character set when it grows, and a `datetime` without fraction takes whole
+  seconds (the fraction dropped, as MariaDB does; MySQL 8 would round it).
 """
 
 from __future__ import annotations
@@ -50,7 +55,15 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 import duckdb
 import pymysql
 
-from target_dap_sql.columns import BATCHED_AT, DELETED_AT, TABLE_VERSION, Column, Kind, TableSpec
+from target_dap_sql.columns import (
+    BATCHED_AT,
+    DELETED_AT,
+    TABLE_VERSION,
+    Column,
+    Kind,
+    TableSpec,
+    declared_length,
+)
 from target_dap_sql.database_url import DatabaseUrl, redact
 from target_dap_sql.dialects.base import (
     LINE,
@@ -149,6 +162,7 @@ _WARNING_AT_ROW = re.compile(
 )
 _ROW_ONLY = re.compile(r"[Rr]ow (\d+)")
 _ENUM_MEMBER = re.compile(r"'((?:[^']|'')*)'")
+_CHARSET = re.compile(r" CHARACTER SET (\S+) COLLATE \S+$")  # as read_table appends it
 _URL_OPTIONS = {"ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity"}
 _DUPLICATE_KEY = 1062
 
@@ -304,6 +318,7 @@ class MySQLDialect(Dialect):
                 if kind == Kind.ENUM
                 else ()
             )
+            length = declared_length(type_name) if kind == Kind.VARCHAR else None
             if charset and kind != Kind.JSON:
                 type_name += f" CHARACTER SET {charset} COLLATE {collation}"
             columns[str(col)] = Column(
@@ -314,6 +329,7 @@ class MySQLDialect(Dialect):
                 members=members,
                 db_type=type_name,
                 db_default=self._default_read_back(*default),
+                length=length,
             )
         return ExistingTable(columns=columns, key=key)
 
@@ -348,8 +364,7 @@ class MySQLDialect(Dialect):
     def type_name(self, spec: TableSpec, column: Column) -> str:
         """The column's type; key text gets a length and keys and enums a binary collation."""
         if column.kind == Kind.ENUM:
-            members = ", ".join(self.literal(m) for m in column.members)
-            return f"ENUM({members}) CHARACTER SET utf8mb4 COLLATE {self.binary_collation}"
+            return self._enum_type(column)
         if column.kind == Kind.DECIMAL:
             return "DOUBLE" if column.scale is None else f"DECIMAL(65, {min(column.scale, 30)})"
         if column.name in spec.key and column.kind in (Kind.TEXT, Kind.VARCHAR):
@@ -360,6 +375,18 @@ class MySQLDialect(Dialect):
                 f"{_TYPE_NAMES[column.kind]} CHARACTER SET utf8mb4 COLLATE {self.binary_collation}"
             )
         return _TYPE_NAMES[column.kind]
+
+    def _enum_type(self, column: Column) -> str:
+        """An inline ENUM of the column's members, in the character set and collation the
+        column has (the official client's `ascii`, where every member is ASCII), else
+        utf8mb4 with the binary collation."""
+        members = ", ".join(self.literal(m) for m in column.members)
+        charset = _CHARSET.search(column.db_type or "")
+        if charset is None or (
+            charset.group(1) == "ascii" and not all(m.isascii() for m in column.members)
+        ):
+            return f"ENUM({members}) CHARACTER SET utf8mb4 COLLATE {self.binary_collation}"
+        return f"ENUM({members}){charset.group(0)}"
 
     def default_sql(self, column: Column) -> str | None:
         default = super().default_sql(column)
@@ -432,7 +459,7 @@ class MySQLDialect(Dialect):
                 kind=new.kind,
                 members=new.members,
                 scale=new.scale,
-                db_type=None,
+                db_type=_unbounded(have) if have.kind == Kind.VARCHAR else None,
             )
         for column in changed.values():
             type_name = column.db_type or self.type_name(spec, column)
@@ -499,7 +526,10 @@ class MySQLDialect(Dialect):
         q, relation = self.quote, stage.relation
         pairs = self._fields(table)
         columns = [c for _, c in pairs]
-        typed = ", ".join(f"{q(c.name)} {c.db_type}" for c in columns)
+        # a varchar(n) column is staged unbounded: check_batch widens it for longer values
+        typed = ", ".join(
+            f"{q(c.name)} {_unbounded(c) if c.kind == Kind.VARCHAR else c.db_type}" for c in columns
+        )
         self.execute(f"DROP TEMPORARY TABLE IF EXISTS {relation}")
         self.execute(
             f"CREATE TEMPORARY TABLE {relation} ({q(LINE)} BIGINT NOT NULL, "
@@ -522,6 +552,7 @@ class MySQLDialect(Dialect):
         """
         assert isinstance(stage, MySQLStage)
         needed = {*table.key, DELETED_AT} | {c.name for c in table.columns if not c.nullable}
+        needed |= {c.name for c in self.bounded_columns(table)}
         pairs = self._fields(table)
         checked = [f for f, c in pairs if c.name in needed]
         batch = f"({stage.read_sql(checked)}) AS b"
@@ -570,7 +601,7 @@ class MySQLDialect(Dialect):
     def _csv_sql(self, stage: SpoolStage, pairs: list[tuple[Field, Column]]) -> str:
         """DuckDB's SELECT of the batch as the CSV's fields: line, version, columns."""
         dq = standard_quote  # the reader's SQL is DuckDB's
-        values = ", ".join(_csv_value(dq(f.name), c.kind) for f, c in pairs)
+        values = ", ".join(_csv_value(dq(f.name), c) for f, c in pairs)
         read = stage.read_sql([f for f, _ in pairs])
         return f"SELECT {dq(LINE)}, {dq(TABLE_VERSION)}, {values} FROM ({read})"
 
@@ -698,14 +729,14 @@ class MySQLDialect(Dialect):
 
 def _kind_of(data_type: str, column_type: str, *, in_key: bool) -> Kind:
     """The kind of a column as read back, matching the kinds this dialect creates."""
-    if data_type == "tinyint":
-        return Kind.BOOLEAN if column_type.startswith("tinyint(1)") else Kind.OTHER
+    if data_type == "tinyint":  # ours is tinyint(1), the official client's plain tinyint
+        return Kind.BOOLEAN
     if data_type == "char" and column_type.startswith("char(36)"):
         return Kind.UUID
-    if data_type == "varchar" and column_type.startswith("varchar(45)") and not in_key:
-        return Kind.IP
     if data_type in ("char", "varchar"):
-        return Kind.TEXT if in_key else Kind.VARCHAR  # key text has the length we gave it
+        # key text has the length we gave it; other bounded text (our IP addresses'
+        # VARCHAR(45) too) has its values' lengths checked batch by batch
+        return Kind.TEXT if in_key else Kind.VARCHAR
     return _KINDS.get(data_type, Kind.OTHER)
 
 
@@ -717,13 +748,22 @@ def _text_key_length(spec: TableSpec) -> int:
     return max(1, min(_MAX_TEXT_KEY, room))
 
 
-def _csv_value(name: str, kind: Kind) -> str:
+def _csv_value(name: str, column: Column) -> str:
     """A read column as the CSV text MySQL parses into the column's type."""
-    if kind == Kind.BOOLEAN:
+    if column.kind == Kind.BOOLEAN:
         return f"CAST({name} AS TINYINT)"
-    if kind == Kind.TIMESTAMP:  # UTC (the reader's time zone), microseconds
-        return f"strftime({name}, '%Y-%m-%d %H:%M:%S.%f')"
+    if column.kind == Kind.TIMESTAMP:  # UTC (the reader's time zone)
+        # microseconds, or whole seconds where the column holds no fraction (the same
+        # value on MariaDB, which cuts a fraction, and on MySQL 8, which rounds it)
+        seconds = column.db_type in ("datetime", "timestamp")
+        return f"strftime({name}, '%Y-%m-%d %H:%M:%S{'' if seconds else '.%f'}')"
     return name
+
+
+def _unbounded(column: Column) -> str:
+    """LONGTEXT in the character set and collation of a varchar column read back."""
+    charset = _CHARSET.search(column.db_type or "")
+    return "LONGTEXT" + (charset.group(0) if charset else "")
 
 
 def _csv_line_of_row(path: Path, row: int) -> int | None:

@@ -28,7 +28,7 @@ import psycopg
 from psycopg.copy import Copy
 
 from target_dap_sql.batch_files import BatchFiles, BatchFilesStage
-from target_dap_sql.columns import TABLE_VERSION, Column, Kind, TableSpec
+from target_dap_sql.columns import TABLE_VERSION, Column, Kind, TableSpec, declared_length
 from target_dap_sql.database_url import DatabaseUrl, redact
 from target_dap_sql.dialects.base import LINE, LoadOptions, LoadTable, Stage, logger
 from target_dap_sql.dialects.pgstyle import PostgresStyleMerge
@@ -81,7 +81,12 @@ _BINARY_KINDS = {
     Kind.DOUBLE: "float8",
     Kind.BOOLEAN: "bool",
 }
-_STAGED_AS_IS = {Kind.BIGINT, Kind.DOUBLE, Kind.BOOLEAN, Kind.TEXT}
+# VARCHAR too: an explicit cast to varchar(n) would cut a longer value, the assignment of
+# text to the column refuses it (and check_batch widens the column before that happens)
+_STAGED_AS_IS = {Kind.BIGINT, Kind.DOUBLE, Kind.BOOLEAN, Kind.TEXT, Kind.VARCHAR}
+# `timestamp` without time zone (the official DAP client's) holds UTC: a value is read with
+# its offset, then taken in UTC (the session's time zone), so an offset is never dropped
+_ZONELESS_TIMESTAMP = "timestamp without time zone"
 _INT8_RANGE = range(-(2**63), 2**63)
 _NARROW_INTEGERS = {Kind.SMALLINT: range(-(2**15), 2**15), Kind.INTEGER: range(-(2**31), 2**31)}
 _QUOTED_VALUE = re.compile(r': "(.*)"\s*$', re.DOTALL)
@@ -90,6 +95,8 @@ _MAX_IDENTIFIER = 63
 
 
 def _kind_of(type_name: str, type_type: str) -> Kind:
+    if type_name.endswith("]"):  # an array (the official client's for DAP arrays)
+        return Kind.OTHER
     if type_type == "e":
         return Kind.ENUM
     if type_name.startswith("numeric"):
@@ -97,6 +104,13 @@ def _kind_of(type_name: str, type_type: str) -> Kind:
     if type_name.startswith(("character varying", "character(")):
         return Kind.VARCHAR
     return _KINDS.get(type_name, Kind.OTHER)
+
+
+def _staged_value(column: Column, name: str) -> str:
+    """The staged text of a column, before its cast to the column's type."""
+    if column.db_type == _ZONELESS_TIMESTAMP:
+        return f"CAST({name} AS timestamp with time zone)"
+    return name
 
 
 def _as_text(value: Any) -> str:
@@ -367,6 +381,7 @@ class PostgresDialect(PostgresStyleMerge):
         key: list[str] = []
         for col, type_name, type_type, not_null, comment, members, in_key, qualified in rows:
             kind = _kind_of(str(type_name), str(type_type))
+            length = declared_length(str(type_name)) if kind == Kind.VARCHAR else None
             columns[str(col)] = Column(
                 name=str(col),
                 kind=kind,
@@ -374,6 +389,7 @@ class PostgresDialect(PostgresStyleMerge):
                 comment=str(comment) if comment else None,
                 members=tuple(members or ()),
                 db_type=str(qualified) if kind == Kind.ENUM else str(type_name),
+                length=length,
             )
             if in_key:
                 key.append(str(col))
@@ -501,7 +517,8 @@ class PostgresDialect(PostgresStyleMerge):
         values = [
             quote(c.name)
             if c.kind in _STAGED_AS_IS
-            else f"CAST({quote(c.name)} AS {c.db_type or _TYPE_NAMES[c.kind]}) AS {quote(c.name)}"
+            else f"CAST({_staged_value(c, quote(c.name))} AS {c.db_type or _TYPE_NAMES[c.kind]}) "
+            f"AS {quote(c.name)}"
             for c in stage.columns
         ]
         return (
