@@ -71,15 +71,15 @@ class OfficialDatabase:
     def listed(
         self, namespace: str, table: str, until: datetime.datetime, version: int = 1
     ) -> None:
-        """A row of the meta-table (whether or not the table exists)."""
-        schema = "NULL" if self.kind == "mariadb" else f"'{namespace}'"
-        target = f"{namespace}__{table}" if self.kind == "mariadb" else table
+        """A row of the meta-table (whether or not the table exists); on MySQL too the
+        official client writes the namespace as target_schema (the table is
+        `namespace__table`)."""
         self.execute(
             f"INSERT INTO {self.named('instructure_dap', 'table_sync')} (source_namespace, "
             'source_table, "timestamp", schema_version, target_schema, target_table, '
             "schema_description_format, schema_description) VALUES "
-            f"('{namespace}', '{table}', '{until:%Y-%m-%d %H:%M:%S.%f}', {version}, {schema}, "
-            f"'{target}', 'json', '{{}}')"
+            f"('{namespace}', '{table}', '{until:%Y-%m-%d %H:%M:%S.%f}', {version}, "
+            f"'{namespace}', '{table}', 'json', '{{}}')"
         )
 
     def meta_rows(self) -> list[tuple[Any, ...]]:

@@ -197,7 +197,7 @@ class _MySQLMetaDatabase(_MetaDatabase):
         return super().columns_of(f"{self.database}.{table}")
 
     def where(self, schema: str | None, table: str) -> str:
-        return table  # target_table is already canvas__accounts
+        return f"{schema}__{table}" if schema else table  # canvas__accounts
 
     def table_exists(self, table: OfficialTable) -> bool:
         rows = self.query(
