@@ -9,6 +9,8 @@ prove nothing.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +22,9 @@ import pymysql
 import pytest
 from dap_sim.testing import TEST_OPTIONS, SimServer, start_sim
 
+REPO = Path(__file__).resolve().parents[1]
+# The official DAP client, in a virtual environment of its own (cached across runs)
+OFFICIAL_VENV = REPO / ".venv-dap-official"
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # The MariaDB (or MySQL) server of the tests: a URL without a database; tests make their own
 MYSQL_ADMIN_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
@@ -126,3 +131,23 @@ def dap_sim(dap_sim_factory: Callable[..., SimServer]) -> SimServer:
     """A dap-sim over a small dataset (scale 2000): base_url, client_id, client_secret,
     data_dir, advance(), dump(ns, table), stats(), inject(fault), set_options(...)."""
     return dap_sim_factory()
+
+
+@pytest.fixture(scope="session")
+def dap_cli() -> Path:
+    """The official `dap` command (instructure-dap-client with its PostgreSQL and MySQL
+    drivers), installed once into .venv-dap-official."""
+    dap = OFFICIAL_VENV / "bin" / "dap"
+    drivers = list(OFFICIAL_VENV.glob("lib/python*/site-packages/aiomysql"))
+    if not dap.exists() or not drivers:
+        subprocess.run([sys.executable, "-m", "venv", str(OFFICIAL_VENV)], check=True)
+        subprocess.run(
+            [
+                str(OFFICIAL_VENV / "bin" / "pip"),
+                "install",
+                "--quiet",
+                "instructure-dap-client[postgresql,mysql]",
+            ],
+            check=True,
+        )
+    return dap

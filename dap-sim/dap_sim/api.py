@@ -232,6 +232,7 @@ class App:
                 table=table,
                 epoch=epoch,
                 schema_version=model.version_at(epoch),
+                kind="snapshot" if since_ms is None else "incremental",
                 ttl=self.options.job_ttl,
                 latency=self.options.job_latency,
                 now=now,
@@ -446,6 +447,7 @@ class App:
             "rate_limited": stats.rate_limited,
             "faults_fired": dict(self.faults.fired),
             "jobs_created": self.jobs.created,
+            "jobs_by_table": {t: dict(kinds) for t, kinds in self.jobs.created_by_table.items()},
             "production_cache_hits": self.producer.cache.hits if self.producer.cache else 0,
             "bytes_served": stats.bytes_served,
         }

@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import Counter, defaultdict
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,8 @@ class JobRegistry:
         self._by_key: dict[QueryKey, str] = {}
         self._lock = threading.Lock()
         self.created = 0
+        # {"canvas.accounts": {"snapshot": 1, "incremental": 2}}: which queries a client made
+        self.created_by_table: dict[str, Counter[str]] = defaultdict(Counter)
 
     def find_live(self, key: QueryKey, now: float) -> Job | None:
         """The live, not failed job for the same query, if any."""
@@ -121,6 +124,7 @@ class JobRegistry:
         table: str,
         epoch: int,
         schema_version: int,
+        kind: str,
         ttl: float,
         latency: float,
         now: float,
@@ -142,6 +146,7 @@ class JobRegistry:
             self._jobs[job_id] = job
             self._by_key[key] = job_id
             self.created += 1
+            self.created_by_table[f"{namespace}.{table}"][kind] += 1
         return job
 
     def get(self, job_id: str, now: float) -> Job:

@@ -128,6 +128,16 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "default. The tap keeps under them so that a normal run draws no HTTP 429.",
     ),
     th.Property(
+        "adopt_from",
+        th.StringType,
+        secret=True,
+        description="Database that the official DAP CLI (dap initdb / dap syncdb) filled, "
+        "as postgresql://user:password@host:port/database or mysql://... (mariadb://...): "
+        "a table with no bookmark yet that its meta-table lists starts with an increment "
+        "from where the official client stopped, with no snapshot. Needs tap-dap's "
+        "'postgresql' or 'mysql' extra. The meta-table is only read.",
+    ),
+    th.Property(
         "max_concurrent_downloads",
         th.IntegerType(minimum=1),
         default=4,
@@ -348,6 +358,7 @@ class Settings:
     request_timeout: float
     verify: bool | str
     batch: BatchSettings | None = None
+    adopt_from: str | None = None
 
     @classmethod
     def from_config(
@@ -399,6 +410,7 @@ class Settings:
             batch=BatchSettings.from_config(raw_batch)
             if (raw_batch := config.get("batch_config"))
             else None,
+            adopt_from=config.get("adopt_from") or None,
         )
 
     def credentials(self) -> tuple[str, str]:

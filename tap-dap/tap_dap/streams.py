@@ -281,6 +281,10 @@ class DapStream(Stream):
                 )
             )
 
+    def start_from(self, bookmark: Bookmark) -> None:
+        """Take a bookmark from elsewhere (an adopted database) as the stream's own."""
+        bookmark.write_to(self.get_context_state(None))
+
     def _save(self, bookmark: Bookmark) -> None:
         """Put the bookmark into the tap state and send a STATE message."""
         bookmark.write_to(self.get_context_state(None))

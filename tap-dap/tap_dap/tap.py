@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import click
 import urllib3
@@ -24,6 +25,7 @@ from singer_sdk.singerlib import Catalog
 from tap_dap import redaction
 from tap_dap.api.client import DapClient
 from tap_dap.errors import ConfigError, TapDapError
+from tap_dap.plan.adoption import official_bookmarks
 from tap_dap.plan.bookmarks import Bookmark
 from tap_dap.plan.jobs import TableRef
 from tap_dap.plan.planner import PlannedTable, RunPlan
@@ -118,10 +120,11 @@ class TapDap(TapWithAfterRun):
     def _new_plan(self) -> RunPlan:
         bookmarks = self.state.get("bookmarks", {})
         selected = [s for s in self.streams.values() if s.selected and isinstance(s, DapStream)]
+        found = {s.name: Bookmark.from_state(bookmarks.get(s.name, {})) for s in selected}
+        self._adopt([s for s in selected if found[s.name] == Bookmark()], found)
         tables = [
             PlannedTable(
-                TableRef(stream.name, stream.namespace, stream.table, order),
-                Bookmark.from_state(bookmarks.get(stream.name, {})),
+                TableRef(stream.name, stream.namespace, stream.table, order), found[stream.name]
             )
             for order, stream in enumerate(selected)
         ]
@@ -129,9 +132,25 @@ class TapDap(TapWithAfterRun):
         atexit.register(plan.close)
         return plan
 
+    def _adopt(self, fresh: list[DapStream], bookmarks: dict[str, Bookmark]) -> None:
+        """Streams without a bookmark start where the official client stopped, where
+        `adopt_from` names its database and its meta-table lists them."""
+        if not fresh or not self.settings.adopt_from:
+            return
+        adopted = official_bookmarks(
+            self.settings.adopt_from, {(s.namespace, s.table) for s in fresh}
+        )
+        for stream in fresh:
+            bookmark = adopted.get((stream.namespace, stream.table))
+            if bookmark is not None:
+                bookmarks[stream.name] = bookmark
+                stream.start_from(bookmark)
+
     def _secrets(self) -> list[str | None]:
         """What must never reach a log (read defensively: logging starts before config)."""
-        secrets: list[str | None] = [getattr(self, "config", {}).get("client_secret")]
+        config = getattr(self, "config", {})
+        secrets: list[str | None] = [config.get("client_secret"), config.get("adopt_from")]
+        secrets.append(urlsplit(config.get("adopt_from") or "").password)
         if "settings" in self.__dict__:
             secrets.append(self.settings.client_secret)
         if "client" in self.__dict__:

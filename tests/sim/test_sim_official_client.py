@@ -16,7 +16,6 @@ import ipaddress
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -28,8 +27,6 @@ from dap_sim.dataset import Dataset
 from dap_sim.testing import SimServer
 from dap_sim.timefmt import parse_iso
 
-REPO = Path(__file__).resolve().parents[2]
-OFFICIAL_VENV = REPO / ".venv-dap-official"
 # Every shape of column the reference schemas have: enums, varchar, text, jsonb objects,
 # arrays (of enums too), decimals (multipleOf), a non-id key, uuid/inet/integer-enum logs.
 TABLES = {
@@ -71,24 +68,6 @@ REQUIRED_WITH_DEFAULT = {
 }
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def dap_cli() -> Path:
-    """The official `dap` command, installed once into .venv-dap-official."""
-    dap = OFFICIAL_VENV / "bin" / "dap"
-    if not dap.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(OFFICIAL_VENV)], check=True)
-        subprocess.run(
-            [
-                str(OFFICIAL_VENV / "bin" / "pip"),
-                "install",
-                "--quiet",
-                "instructure-dap-client[postgresql]",
-            ],
-            check=True,
-        )
-    return dap
 
 
 def _dap(dap: Path, sim: SimServer, *args: str, cwd: Path) -> str:
