@@ -25,6 +25,9 @@ from dap_sim.testing import TEST_OPTIONS, SimServer, start_sim
 REPO = Path(__file__).resolve().parents[1]
 # The official DAP client, in a virtual environment of its own (cached across runs)
 OFFICIAL_VENV = REPO / ".venv-dap-official"
+# The official client's DDL (its meta-tables and canvas.courses), for tests that build its
+# tables without running it
+OFFICIAL_DDL = REPO / "tests" / "official_cli"
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # The MariaDB (or MySQL) server of the tests: a URL without a database; tests make their own
 MYSQL_ADMIN_URL = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")

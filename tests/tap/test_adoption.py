@@ -20,7 +20,8 @@ from dap_sim.testing import SimServer
 from dap_sim.timefmt import iso_millis
 from tap_harness import TapRun, discover, run_tap, select, sim_config
 
-OFFICIAL_DDL = Path(__file__).resolve().parents[1] / "official_cli"
+from tests.conftest import OFFICIAL_DDL
+
 STREAMS = ["canvas-enrollments", "canvas-courses"]
 
 

@@ -1,7 +1,7 @@
 """Increments loaded into tables that the official DAP CLI (`dap initdb`) created.
 
 The tables come from the official client's own DDL (instructure-dap-client 2.3.1, kept in
-fixtures/official_cli/): `timestamp` without time zone (MySQL `datetime`), `varchar(n)`,
+tests/official_cli/): `timestamp` without time zone (MySQL `datetime`), `varchar(n)`,
 MySQL `tinyint` booleans, the enum type `canvas.courses__workflow_state` (MySQL: an inline
 ASCII `ENUM`), and rows as the official client writes them, under a view. tap-dap's stream
 of `courses` then loads into them: the official types stay (a `varchar` becomes text only
@@ -20,8 +20,8 @@ from dap_sim.catalog import envelope, reference_schema
 from tap_dap.singer.schema import translate
 from target_dap_sql.errors import TargetError
 
-from tests.conftest import database_url_for
-from tests.target.harness import FIXTURES, Database, messages
+from tests.conftest import OFFICIAL_DDL, database_url_for
+from tests.target.harness import Database, messages
 
 TABLE = "canvas.courses"
 VIEW = "canvas.course_names"
@@ -35,9 +35,7 @@ def official(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     """A database as `dap initdb` left it: `canvas.courses`, three rows and a view."""
     db = Database(database_url_for(request.param, request, tmp_path_factory.mktemp("db")))
     ddl = "postgresql" if db.kind == "postgresql" else "mysql"
-    for statement in (
-        (FIXTURES / "official_cli" / f"canvas.courses.{ddl}.sql").read_text().split(";\n")
-    ):
+    for statement in (OFFICIAL_DDL / f"canvas.courses.{ddl}.sql").read_text().split(";\n"):
         if statement.strip():
             db.execute(statement)
     db.execute(
