@@ -90,7 +90,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "batch_size_rows",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=100_000,
         description=(
             "Records per stream merged in one transaction. Staging streams to the "
@@ -100,7 +100,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "batch_size_bytes",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         # DuckDB reads a spooled batch at once: its memory follows the batch's bytes, not rows
         default=64 * 1024 * 1024,
         description=(

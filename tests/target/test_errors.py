@@ -118,6 +118,8 @@ def test_a_url_the_registry_refuses_says_what_it_takes(
     ("settings", "words"),
     [
         ({"duckdb_threads": 0}, ["config['duckdb_threads']", "minimum of 1"]),
+        ({"batch_size_rows": 0}, ["config['batch_size_rows']", "minimum of 1"]),
+        ({"batch_size_bytes": -1}, ["config['batch_size_bytes']", "minimum of 1"]),
         ({"load_method": "merge"}, ["config['load_method']", "'upsert'"]),
         ({"database_url": ["mysql://loader:s3cr3t-pw@db/x"]}, ["config['database_url']"]),
     ],
