@@ -37,6 +37,7 @@ logger = logging.getLogger("target_dap_sql")
 DELETED_AT = "_sdc_deleted_at"
 TABLE_VERSION = "_sdc_table_version"
 BATCHED_AT = "_sdc_batched_at"
+STAGED_VALUE = "{staged}"  # where a `Column.conversion` reads the staged value
 
 
 class Kind(enum.Enum):
@@ -74,10 +75,19 @@ class Column:
     default: Any = None  # the schema's default, a value of `kind` (see `column_default`)
     db_default: str | None = None  # the database's own default expression, where it keeps one
     length: int | None = None  # VARCHAR: the most characters the column holds (None: no limit)
+    # SQL that turns a staged value (`STAGED_VALUE`, of `kind`) into `db_type`: set on a
+    # column of a type the target does not create that its dialect writes the stream's
+    # values into (see `Dialect.conversion`)
+    conversion: str | None = None
 
     def describe(self) -> str:
         """The type as a user reads it in an error message."""
         return self.db_type or self.kind.value
+
+    def converted(self, staged: str) -> str:
+        """SQL of the staged value ``staged`` in the column's own type (as it is where
+        the column has no conversion)."""
+        return staged if self.conversion is None else self.conversion.replace(STAGED_VALUE, staged)
 
 
 @dataclass(frozen=True)
