@@ -69,7 +69,9 @@ class Column:
     kind: Kind
     nullable: bool = True
     comment: str | None = None
-    members: tuple[str, ...] = ()  # ENUM members, in schema order
+    # ENUM members, in schema order; of an array (JSON) of a string enum, its items' (an
+    # array column of an enum type, written through a conversion, takes new ones too)
+    members: tuple[str, ...] = ()
     scale: int | None = None  # DECIMAL digits after the point, where the schema says
     db_type: str | None = None  # the database's own type name, for columns read back
     default: Any = None  # the schema's default, a value of `kind` (see `column_default`)
@@ -163,6 +165,10 @@ def _scalar_kind(  # noqa: PLR0911 - one return per JSON type
         if members and all(isinstance(m, str) for m in members) and not enum_as_text:
             return Column("", Kind.ENUM, members=tuple(members))
         return Column("", _STRING_FORMATS.get(prop.get("format", ""), Kind.TEXT))
+    items = prop.get("items")
+    if type_name == "array" and isinstance(items, Mapping) and _types_of(items) == ["string"]:
+        members = [m for m in items.get("enum", []) if isinstance(m, str)]
+        return Column("", Kind.JSON, members=tuple(members))
     return Column("", Kind.JSON)
 
 

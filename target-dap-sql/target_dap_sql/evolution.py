@@ -142,7 +142,8 @@ def _plan_column(
         )
     if want.nullable and not have.nullable and want.name not in table.key:
         plan.relax.append(have)
-    if have.kind == Kind.ENUM and want.kind == Kind.ENUM:
+    # an enum, or an array of an enum type (the official client's, see Dialect.conversion)
+    if have.kind == want.kind and (have.kind == Kind.ENUM or have.members):
         new = tuple(m for m in want.members if m not in have.members)
         if new:
             plan.add_members.append((have, new))

@@ -690,6 +690,21 @@ def test_json_arrays_go_into_the_official_array_columns(arrays: Database) -> Non
     assert array_types(db)["canvas.assignments.submission_types"][1] is False  # relaxed
 
 
+def test_a_new_value_of_an_array_of_enums_joins_the_official_enum_type(arrays: Database) -> None:
+    """DAP adds a value to the enum of an array's items: the official enum type gets it,
+    as a scalar enum column's would, and the array column keeps its type."""
+    db = arrays
+    before = array_types(db)
+    assignments = schema_message(ASSIGNMENTS)
+    items = assignments["schema"]["properties"]["submission_types"]["items"]
+    items["enum"] = [*items["enum"], "peer_review_quiz"]
+    db.load(messages(assignments, record(assignments, 9, submission_types=["peer_review_quiz"])))
+    assert arrays_of(db, ASSIGNMENTS)[9] == ["peer_review_quiz"]
+    members = db.query("SELECT enum_range(NULL::canvas.assignments__submission_types)::text")
+    assert str(members[0][0]).endswith(",peer_review_quiz}")
+    assert array_types(db) == before
+
+
 def test_a_first_load_into_an_emptied_official_array_table(arrays: Database) -> None:
     """An empty table takes a batch of new keys by a plain INSERT from the staged rows."""
     db = arrays
@@ -724,7 +739,9 @@ def test_an_array_element_the_column_does_not_hold_fails_naming_column_and_line(
     assert "carrier_pigeon" in str(raised.value)
     assert raised.value.line == 3
     with pytest.raises(TargetError) as raised:
-        db.load(messages(keys, record(keys, 3, redirect_uris=["x" * 256])))
+        db.load(messages(keys, record(keys, 3, redirect_uris=["https://d.example/", "x" * 256])))
+    assert "column 'redirect_uris'" in str(raised.value)
     assert "character varying(255)" in str(raised.value)
+    assert raised.value.line == 2
     assert arrays_of(db, ASSIGNMENTS) == {1: ["online_quiz", "online_upload"]}
     assert arrays_of(db, DEVELOPER_KEYS) == {1: ["https://a.example/"]}

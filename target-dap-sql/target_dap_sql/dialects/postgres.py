@@ -98,6 +98,7 @@ _ZONELESS_TIMESTAMP = "timestamp without time zone"
 _INT8_RANGE = range(-(2**63), 2**63)
 _NARROW_INTEGERS = {Kind.SMALLINT: range(-(2**15), 2**15), Kind.INTEGER: range(-(2**31), 2**31)}
 _QUOTED_VALUE = re.compile(r': "(.*)"\s*$', re.DOTALL)
+_TOO_LONG = re.compile(r"value too long for type (.+)$")
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _MAX_IDENTIFIER = 63
 
@@ -376,7 +377,7 @@ class PostgresDialect(PostgresStyleMerge):
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typtype, a.attnotnull, "
             "col_description(c.oid, a.attnum), "
             "(SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e "
-            " WHERE e.enumtypid = a.atttypid), "
+            " WHERE e.enumtypid IN (a.atttypid, t.typelem)), "
             "coalesce((SELECT a.attnum = ANY(i.indkey) FROM pg_index i "
             " WHERE i.indrelid = c.oid AND i.indisprimary), false), "
             "format('%I.%I', tn.nspname, t.typname) "
@@ -500,10 +501,9 @@ class PostgresDialect(PostgresStyleMerge):
             )
             self._comment(spec, column)
         for have, members in plan.add_members:
+            enum = str(have.db_type).removesuffix("[]")  # of an array: its element type
             for member in members:
-                self.execute(
-                    f"ALTER TYPE {have.db_type} ADD VALUE IF NOT EXISTS {self.literal(member)}"
-                )
+                self.execute(f"ALTER TYPE {enum} ADD VALUE IF NOT EXISTS {self.literal(member)}")
         for column in plan.relax:
             self.relax_not_null(table, column)
         if plan.retype:
@@ -595,6 +595,18 @@ class PostgresDialect(PostgresStyleMerge):
                 (c, f"{self.quote(c.name)} NOT BETWEEN {bounds.start} AND {bounds.stop - 1}")
                 for c in stage.columns
                 if (bounds := _NARROW_INTEGERS.get(c.kind)) is not None
+            ]
+        elif (too_long := _TOO_LONG.search(message)) is not None:  # an array's element
+            conditions = [
+                (
+                    c,
+                    "EXISTS (SELECT FROM jsonb_array_elements_text(CAST("
+                    f"{self.quote(c.name)} AS jsonb)) AS e(v) WHERE char_length(v) > {length})",
+                )
+                for c in stage.columns
+                if c.conversion is not None
+                and c.db_type == f"{too_long.group(1)}[]"
+                and (length := declared_length(c.db_type)) is not None
             ]
         if not conditions:
             return None
