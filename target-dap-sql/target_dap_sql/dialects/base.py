@@ -51,15 +51,16 @@ Tables
                          value of the stream's kind (`wanted.kind`, written `STAGED_VALUE`)
                          into the column's own type, or None (the evolution planner then
                          refuses the column, naming it). `prepare_table` gives such a
-                         column the stream's kind and the conversion: staging holds the
-                         column as the stream's own type, and where staged values become
-                         the table's type (PostgreSQL: `load_stage`'s casts; MySQL: the
-                         `SET` of `LOAD DATA`, into staging and straight into the table)
-                         the dialect writes `Column.converted(...)` instead, so merges,
-                         deletes and key matches need nothing more and tables the target
-                         created pay nothing. A conversion keeps NULL NULL and must never
-                         store NULL or a changed value for a value it cannot convert: it
-                         fails the batch (an error, or a warning the load fails on).
+                         column the stream's kind and the conversion: the batch is staged
+                         and checked as the stream's own type, and where staged values
+                         take the table's types (PostgreSQL: `load_stage`'s casts; MySQL:
+                         the `SET` of `LOAD DATA`, into the staging table and straight
+                         into the table) the dialect writes `Column.converted(...)`, so
+                         merges, deletes and key matches need nothing more and tables the
+                         target created pay nothing. A conversion keeps NULL NULL and
+                         never stores NULL or a changed value for a value it cannot
+                         convert: it fails the batch (an error, or a warning the load
+                         fails on).
   type_name(spec, column) the column's type in this database (the type tables of the
                          target's README say which).
   create_table(spec, with_key), apply_plan(spec, existing, plan): DDL with the schema's
