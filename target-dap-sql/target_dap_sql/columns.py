@@ -37,6 +37,7 @@ logger = logging.getLogger("target_dap_sql")
 DELETED_AT = "_sdc_deleted_at"
 TABLE_VERSION = "_sdc_table_version"
 BATCHED_AT = "_sdc_batched_at"
+STAGED_VALUE = "{staged}"  # where a `Column.conversion` reads the staged value
 
 
 class Kind(enum.Enum):
@@ -68,16 +69,27 @@ class Column:
     kind: Kind
     nullable: bool = True
     comment: str | None = None
-    members: tuple[str, ...] = ()  # ENUM members, in schema order
+    # ENUM members, in schema order; of an array (JSON) of a string enum, its items' (an
+    # array column of an enum type, written through a conversion, takes new ones too)
+    members: tuple[str, ...] = ()
     scale: int | None = None  # DECIMAL digits after the point, where the schema says
     db_type: str | None = None  # the database's own type name, for columns read back
     default: Any = None  # the schema's default, a value of `kind` (see `column_default`)
     db_default: str | None = None  # the database's own default expression, where it keeps one
     length: int | None = None  # VARCHAR: the most characters the column holds (None: no limit)
+    # SQL that turns a staged value (`STAGED_VALUE`, of `kind`) into `db_type`: set on a
+    # column of a type the target does not create that its dialect writes the stream's
+    # values into (see `Dialect.conversion`)
+    conversion: str | None = None
 
     def describe(self) -> str:
         """The type as a user reads it in an error message."""
         return self.db_type or self.kind.value
+
+    def converted(self, staged: str) -> str:
+        """SQL of the staged value ``staged`` in the column's own type (as it is where
+        the column has no conversion)."""
+        return staged if self.conversion is None else self.conversion.replace(STAGED_VALUE, staged)
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,10 @@ def _scalar_kind(  # noqa: PLR0911 - one return per JSON type
         if members and all(isinstance(m, str) for m in members) and not enum_as_text:
             return Column("", Kind.ENUM, members=tuple(members))
         return Column("", _STRING_FORMATS.get(prop.get("format", ""), Kind.TEXT))
+    items = prop.get("items")
+    if type_name == "array" and isinstance(items, Mapping) and _types_of(items) == ["string"]:
+        members = [m for m in items.get("enum", []) if isinstance(m, str)]
+        return Column("", Kind.JSON, members=tuple(members))
     return Column("", Kind.JSON)
 
 

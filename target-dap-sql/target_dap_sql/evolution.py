@@ -9,8 +9,10 @@ and what the user can do.
 
 Tables the target did not create (the official DAP client's) keep their types where they
 hold the stream's values: a `varchar(n)` column holds any scalar here, and a batch with a
-value longer than n widens it to text (`Dialect.check_batch`); a type the target does not
-know (an array, a binary uuid) fails before anything changes, naming what to do.
+value longer than n widens it to text (`Dialect.check_batch`); a type the dialect writes
+the stream's values into through a conversion (an array, a binary uuid) arrives here as a
+column of the stream's kind (`Dialect.conversion`); any other type the target does not
+know fails before anything changes, naming what to do.
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ def _plan_column(
         )
     if want.nullable and not have.nullable and want.name not in table.key:
         plan.relax.append(have)
-    if have.kind == Kind.ENUM and want.kind == Kind.ENUM:
+    # an enum, or an array of an enum type (the official client's, see Dialect.conversion)
+    if have.kind == want.kind and (have.kind == Kind.ENUM or have.members):
         new = tuple(m for m in want.members if m not in have.members)
         if new:
             plan.add_members.append((have, new))

@@ -181,7 +181,7 @@ def assert_matches_dump(
             rows = [row for row in rows if row["_sdc_deleted_at"] is None]
         else:
             assert all(row["_sdc_deleted_at"] is None for row in rows), stream
-        got = {str(row[key]): row for row in rows}
+        got = {str(actual_value(schema["properties"][key], row[key])): row for row in rows}
         want = {str(record[key]): record for record in truth}
         assert sorted(got) == sorted(want), (
             f"{stream}: keys differ: {len(got)} rows loaded, {len(want)} in the truth; "

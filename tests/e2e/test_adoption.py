@@ -1,9 +1,13 @@
 """Switching from the official DAP CLI: `dap initdb` filled the database, then the pair
 takes over with increments, through `meltano run`, with no snapshot of an adopted table.
 
-The official client (instructure-dap-client) loads several tables from dap-sim; dap-sim
-advances (with a schema change and deletes); `meltano config set tap-dap adopt_from` and
-`meltano run tap-dap target-dap-sql` then bring every table to `dap-sim dump`, twice.
+The official client (instructure-dap-client) loads several tables from dap-sim, of two
+namespaces; dap-sim advances (with a schema change and deletes); `meltano config set
+tap-dap adopt_from` and `meltano run tap-dap target-dap-sql` then bring every table to
+`dap-sim dump`, twice. Among the official types the target writes through a conversion:
+PostgreSQL arrays (assignments.submission_types, an array of an enum type) and MariaDB's
+binary(16) uuids (submissions.resource_link_lookup_uuid; web_logs' key and session_id)
+and IP addresses (web_logs.remote_ip).
 """
 
 from __future__ import annotations
@@ -22,8 +26,12 @@ from tests.target.harness import Database
 
 pytestmark = pytest.mark.slow
 
-# Enums, varchar, text, JSON, a decimal, deletes and updates among them
-ADOPTED = ["accounts", "courses", "enrollments", "submissions", "users"]
+# Enums, varchar, text, JSON, a decimal, arrays, uuids, IP addresses, deletes and updates
+ADOPTED = {
+    "canvas": ["accounts", "assignments", "courses", "enrollments", "submissions", "users"],
+    "canvas_logs": ["web_logs"],
+}
+TABLES = [f"{namespace}.{table}" for namespace, tables in ADOPTED.items() for table in tables]
 SCHEMA_CHANGES = ["canvas.courses:add_enum_value", "canvas.enrollments:add_column"]
 
 
@@ -41,12 +49,13 @@ def official_initdb(dap: Path, sim: SimServer, url: str, cwd: Path) -> None:
         "DAP_CLIENT_SECRET": sim.client_secret,
         "DAP_TRACKING": "false",
     }
-    done = subprocess.run(
-        [str(dap), "--non-interactive", "initdb", "--connection-string", url,
-         "--namespace", "canvas", "--table", ",".join(ADOPTED)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    for namespace, tables in ADOPTED.items():
+        done = subprocess.run(
+            [str(dap), "--non-interactive", "initdb", "--connection-string", url,
+             "--namespace", namespace, "--table", ",".join(tables)],
+            cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
@@ -65,21 +74,29 @@ def test_meltano_run_takes_over_from_the_official_cli(
 
     project = MeltanoProject(tmp_path, sim, url)
     project.meltano("config", "set", "--store=db", "tap-dap", "adopt_from", url)
-    settings = {"tap_dap_tables": ",".join(ADOPTED), "target_dap_sql_hard_delete": True}
+    settings = {
+        "tap_dap_namespace": ",".join(ADOPTED),
+        "tap_dap_tables": ",".join(TABLES),
+        "target_dap_sql_hard_delete": True,
+    }
     database = Database(url)
-    streams = [f"canvas-{table}" for table in ADOPTED]
+    streams = [table.replace(".", "-") for table in TABLES]
     # the second run: DAP reloaded courses (SnapshotRequired), so an adopted table takes a
     # snapshot, and ACTIVATE_VERSION removes the official rows the snapshot no longer has
     snapshots_taken = {"canvas.courses": 1}
     for run in (1, 2):
         output = project.run(**settings)
         assert ("adopted from the official client's" in output) == (run == 1)
-        schemas = project.discovered_schemas()
+        schemas = {
+            stream: schema
+            for namespace in ADOPTED
+            for stream, schema in project.discovered_schemas(namespace).items()
+        }
         assert_matches_dump(
             database, sim, schemas, streams, soft_deletes=False, foreign_target=True
         )
         jobs = sim.stats()["jobs_by_table"]
-        for table in (f"canvas.{name}" for name in ADOPTED):
+        for table in TABLES:
             # the official client's initdb took the snapshots, but the one DAP required
             # (its incremental query is refused before a job exists)
             ours = snapshots_taken.get(table, 0) if run == 2 else 0

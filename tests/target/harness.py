@@ -25,6 +25,8 @@ import duckdb
 import orjson
 import psycopg
 import pymysql
+from psycopg.types import TypeInfo
+from psycopg.types.array import register_array
 from pymysql.constants import FIELD_TYPE
 from target_dap_sql.target import TargetDapSql
 
@@ -123,6 +125,7 @@ class Database:
                 names = [d[0] for d in cursor.description]
                 return names, [_from_mysql(cursor.description, row) for row in cursor.fetchall()]
         with psycopg.connect(self.url) as connection:
+            _enum_arrays_as_lists(connection)
             cursor = connection.execute(sql.encode())
             names = [d.name for d in cursor.description or []]
             return names, cursor.fetchall() if cursor.description else []
@@ -158,6 +161,18 @@ class Database:
         selected = ", ".join(c if c == "*" else f'"{c}"' for c in columns)
         names, rows = self._fetch(f"SELECT {selected} FROM {self.table(table)} ORDER BY {order}")
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _enum_arrays_as_lists(connection: psycopg.Connection[Any]) -> None:
+    """Read arrays of enum types (the official DAP client's, such as
+    `assignments.submission_types`) as lists, as other arrays: psycopg gives the text of
+    arrays of types it was not told of. Their elements stay strings, as enums do."""
+    enums = connection.execute(
+        "SELECT format('%I.%I', n.nspname, t.typname), t.oid, t.typarray FROM pg_type t "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype = 'e'"
+    )
+    for name, oid, array_oid in enums.fetchall():
+        register_array(TypeInfo(name, oid, array_oid), connection)
 
 
 def _from_mysql(description: Any, row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -217,8 +232,21 @@ def _is_ip(prop: Mapping[str, Any]) -> bool:
     return {a.get("format") for a in alternatives} <= {"ipv4", "ipv6"}
 
 
+def _official_binary(prop: Mapping[str, Any], value: bytes) -> str:
+    """The text of a uuid or IP address the official DAP client stored as bytes (MySQL
+    `binary(16)`, `binary(4)`): a uuid's 16 bytes in its text's order; an IPv4 address's
+    4 bytes, which a binary(16) pads with 12 zero bytes; an IPv6 address's 16 bytes."""
+    if not _is_ip(prop):
+        return str(uuid.UUID(bytes=value))
+    if len(value) == 4 or value[4:] == bytes(12):  # so an IPv6 `x:y::` reads as IPv4 too
+        return str(ipaddress.IPv4Address(value[:4]))
+    return str(ipaddress.IPv6Address(value))
+
+
 def actual_value(prop: Mapping[str, Any], value: Any) -> Any:
     """A value read back, in the form `expected_value` uses."""
+    if isinstance(value, bytes):
+        value = _official_binary(prop, value)
     if value is not None and _is_ip(prop):  # DuckDB keeps the text, inet normalizes
         return str(ipaddress.ip_address(str(value).split("/")[0]))
     if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
@@ -240,7 +268,10 @@ def assert_round_trip(
     key: str = "id",
 ) -> None:
     """Every record's every value came back equal (records: one per key, last wins)."""
-    stored = {str(row[key]): row for row in db.rows(table, order=f'"{key}"')}
+    stored = {
+        str(actual_value(schema["properties"][key], row[key])): row
+        for row in db.rows(table, order=f'"{key}"')
+    }
     latest = {str(record[key]): record for record in records}
     assert sorted(stored) == sorted(latest), f"{table}: keys differ"
     for record_key, record in latest.items():

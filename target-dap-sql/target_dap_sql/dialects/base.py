@@ -43,8 +43,24 @@ Tables
                          type in `db_type`, and a `Kind` that maps back to the kind this
                          dialect creates for it, so that an unchanged schema plans no
                          change; a bounded string type of a table the target did not
-                         create is VARCHAR with its `length`, a type the dialect cannot
-                         write into OTHER) and primary key.
+                         create is VARCHAR with its `length`, any other type the target
+                         does not create OTHER) and primary key.
+  conversion(column, wanted) -> str | None: default None. For a column `read_table` gave
+                         as OTHER (such as the official DAP client's PostgreSQL arrays and
+                         MySQL binary uuids and IP addresses): SQL that turns a staged
+                         value of the stream's kind (`wanted.kind`, written `STAGED_VALUE`)
+                         into the column's own type, or None (the evolution planner then
+                         refuses the column, naming it). `prepare_table` gives such a
+                         column the stream's kind and the conversion: the batch is staged
+                         and checked as the stream's own type, and where staged values
+                         take the table's types (PostgreSQL: `load_stage`'s casts; MySQL:
+                         the `SET` of `LOAD DATA`, into the staging table and straight
+                         into the table) the dialect writes `Column.converted(...)`, so
+                         merges, deletes and key matches need nothing more and tables the
+                         target created pay nothing. A conversion keeps NULL NULL and
+                         never stores NULL or a changed value for a value it cannot
+                         convert: it fails the batch (an error, or a warning the load
+                         fails on).
   type_name(spec, column) the column's type in this database (the type tables of the
                          target's README say which).
   create_table(spec, with_key), apply_plan(spec, existing, plan): DDL with the schema's
@@ -326,6 +342,23 @@ class Dialect(abc.ABC):
     def type_name(self, spec: TableSpec, column: Column) -> str:
         """The database's type for a column of the table (enum types by name or inline)."""
 
+    def conversion(self, column: Column, wanted: Column) -> str | None:
+        """SQL from a staged value of ``wanted``'s kind (`STAGED_VALUE`) to the type of a
+        column read back as OTHER, where this dialect writes that type (see the module doc)."""
+        return None
+
+    def _with_conversions(self, existing: ExistingTable, spec: TableSpec) -> ExistingTable:
+        """The table with each column of a type the target does not create, that the
+        dialect converts the stream's values into, as a column of the stream's kind."""
+        columns = dict(existing.columns)
+        for wanted in spec.columns:
+            have = columns.get(wanted.name)
+            if have is not None and have.kind == Kind.OTHER:
+                sql = self.conversion(have, wanted)
+                if sql is not None:
+                    columns[wanted.name] = replace(have, kind=wanted.kind, conversion=sql)
+        return replace(existing, columns=columns)
+
     def default_sql(self, column: Column) -> str | None:
         """The column's default as SQL: the database's own where it was read back, else
         the schema's `default` value (None: no default)."""
@@ -476,6 +509,8 @@ class Dialect(abc.ABC):
         try:
             self.claim_table(spec)
             existing = self.read_table(spec.schema, spec.name)
+            if existing is not None:
+                existing = self._with_conversions(existing, spec)
             if existing is None:
                 self.create_table(spec, with_key=upsert and bool(spec.key))
                 logger.info("Created table %s", spec.display_name)
@@ -495,6 +530,7 @@ class Dialect(abc.ABC):
             raise TargetError(f"table {spec.display_name}: {error}") from error
         final = self.read_table(spec.schema, spec.name)
         assert final is not None
+        final = self._with_conversions(final, spec)
         columns = tuple(final.columns[c.name] for c in spec.columns)
         return LoadTable(
             spec=spec,

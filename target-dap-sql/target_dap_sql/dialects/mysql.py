@@ -33,8 +33,10 @@ What MySQL lacks, and how we live with it:
 - Tables of the official DAP client keep their types: `tinyint` holds booleans, a
   `varchar(n)` is staged unbounded and widened to LONGTEXT (its character set and
   collation kept) before a batch with a longer value merges, an inline enum keeps its
-  `ascii` character set when it grows, and a `datetime` without fraction takes whole
-  seconds (the fraction dropped, as MariaDB does; MySQL 8 would round it).
+  `ascii` character set when it grows, a `datetime` without fraction takes whole
+  seconds (the fraction dropped, as MariaDB does; MySQL 8 would round it), and its
+  `binary(16)` uuids and `binary(4)`/`binary(16)` IP addresses take the stream's text
+  converted by the `SET` of `LOAD DATA` (see `MySQLDialect.conversion`).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ import pymysql
 from target_dap_sql.columns import (
     BATCHED_AT,
     DELETED_AT,
+    STAGED_VALUE,
     TABLE_VERSION,
     Column,
     Kind,
@@ -165,6 +168,9 @@ _ENUM_MEMBER = re.compile(r"'((?:[^']|'')*)'")
 _CHARSET = re.compile(r" CHARACTER SET (\S+) COLLATE \S+$")  # as read_table appends it
 _URL_OPTIONS = {"ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity"}
 _DUPLICATE_KEY = 1062
+# what an IP address column of the official client takes for a value INET6_ATON refuses:
+# longer than any binary(n) address, so that the load warns (see MySQLDialect.conversion)
+_NOT_AN_ADDRESS = "'not an IP address: '"
 
 
 class MySQLStage(SpoolStage):
@@ -388,6 +394,24 @@ class MySQLDialect(Dialect):
             return f"ENUM({members}) CHARACTER SET utf8mb4 COLLATE {self.binary_collation}"
         return f"ENUM({members}){charset.group(0)}"
 
+    def conversion(self, column: Column, wanted: Column) -> str | None:
+        """The official client's `binary(16)` uuids (the 16 bytes of the uuid, in its
+        text's order) and `binary(4)`/`binary(16)` IP addresses (`INET6_ATON`'s 4 bytes
+        of an IPv4 address, which a binary(16) pads with zeros, or 16 of an IPv6 one).
+
+        `INET6_ATON` gives NULL for what is not an address: the text then goes to the
+        column prefixed, too long for it, so that the load warns (naming the column and
+        the row) and the batch fails instead of storing NULL. Uuids need no such guard:
+        DuckDB's reader has checked them.
+        """
+        if wanted.kind == Kind.UUID and column.db_type == "binary(16)":
+            return f"UNHEX(REPLACE({STAGED_VALUE}, '-', ''))"
+        if wanted.kind == Kind.IP and column.db_type in ("binary(4)", "binary(16)"):
+            address = f"INET6_ATON({STAGED_VALUE})"
+            refused = f"CAST(CONCAT({_NOT_AN_ADDRESS}, {STAGED_VALUE}) AS BINARY)"
+            return f"COALESCE({address}, {refused})"  # both binary: no character set check
+        return None
+
     def default_sql(self, column: Column) -> str | None:
         default = super().default_sql(column)
         if column.db_default is None and default is not None and column.kind in _NO_LITERAL_DEFAULT:
@@ -535,8 +559,9 @@ class MySQLDialect(Dialect):
             f"CREATE TEMPORARY TABLE {relation} ({q(LINE)} BIGINT NOT NULL, "
             f"{q(TABLE_VERSION)} BIGINT, {typed}) DEFAULT CHARSET=utf8mb4"
         )
-        names = ", ".join(q(n) for n in (LINE, TABLE_VERSION, *(c.name for c in columns)))
-        into = f"{relation} {LOAD_CSV} ({names})"
+        fields, converted = self._load_targets(columns)
+        names = ", ".join([q(LINE), q(TABLE_VERSION), *fields])
+        into = f"{relation} {LOAD_CSV} ({names})" + (f" SET {converted}" if converted else "")
         if not self._load_csv(stage, pairs, into):  # a warning may also have dropped a row
             raise self._load_warning(table, stage, pairs, into)
         return relation
@@ -563,12 +588,30 @@ class MySQLDialect(Dialect):
         if facts.deletes:
             return None
         q = self.quote
-        names = ", ".join(["@line", q(TABLE_VERSION), *(q(c.name) for _, c in pairs)])
+        fields, converted = self._load_targets([c for _, c in pairs])
+        names = ", ".join(["@line", q(TABLE_VERSION), *fields])
         into = f"{table.qualified} {LOAD_CSV} ({names}) SET {q(BATCHED_AT)} = CURRENT_TIMESTAMP"
+        into += f", {converted}" if converted else ""
         if self._load_csv(stage, pairs, into):
             return facts
         self.rollback()  # only the load: the batch transaction held nothing before it
         return None
+
+    def _load_targets(self, columns: list[Column]) -> tuple[list[str], str]:
+        """Where `LOAD DATA` puts each column's CSV field, and its `SET` list: the field of
+        a column with a conversion goes to a user variable that `SET` converts, so the
+        table (or the staging table, which has the table's types) takes the column's
+        own type and merges need nothing more."""
+        fields: list[str] = []
+        converted: list[str] = []
+        for position, column in enumerate(columns):
+            if column.conversion is None:
+                fields.append(self.quote(column.name))
+                continue
+            variable = f"@_sdc_{position}"
+            fields.append(variable)
+            converted.append(f"{self.quote(column.name)} = {column.converted(variable)}")
+        return fields, ", ".join(converted)
 
     def _read(self, sql: str) -> list[tuple[Any, ...]]:
         return self.reader.execute(sql).fetchall()
@@ -638,8 +681,11 @@ class MySQLDialect(Dialect):
             csv_file.unlink(missing_ok=True)
             self.reader.execute("SET preserve_insertion_order = false")
         column = f", column {match.group(1)!r}" if match else ""
-        kinds = {c.name.lower(): c.kind for c in table.columns}
-        if match and kinds.get(match.group(1).lower()) in (Kind.TIMESTAMP, Kind.DATE):
+        columns = {c.name.lower(): c for c in table.columns}
+        named = columns.get(match.group(1).lower()) if match else None
+        if named is not None and named.conversion is not None:  # see `conversion`
+            message += f" (the value does not convert to the column's type {named.db_type})"
+        elif named is not None and named.kind in (Kind.TIMESTAMP, Kind.DATE):
             # DuckDB's reader checked the syntax: what is left is a year out of range
             message += (
                 " (the date is outside what MySQL holds: years 1000 to 9999, on MariaDB 1 to 9999)"

@@ -5,7 +5,8 @@ PostgreSQL ingests on its own core while Python parses the next lines. Integers,
 and booleans travel in binary (packed by psycopg in C); every other value travels as the
 text the tap sent and the merge casts it (timestamps, dates, enums, inet, uuid, numeric,
 jsonb), so PostgreSQL parses those values itself. A value a cast rejects is traced back
-to its input line and column.
+to its input line and column. The official DAP client's arrays take the stream's JSON
+arrays the same way, converted instead of cast (see `PostgresDialect.conversion`).
 
 BATCH files take the same path, read line by line in Python (gzip decoded by zlib).
 Measured on the benchmark's rows, letting DuckDB type records or BATCH files and stream
@@ -28,7 +29,14 @@ import psycopg
 from psycopg.copy import Copy
 
 from target_dap_sql.batch_files import BatchFiles, BatchFilesStage
-from target_dap_sql.columns import TABLE_VERSION, Column, Kind, TableSpec, declared_length
+from target_dap_sql.columns import (
+    STAGED_VALUE,
+    TABLE_VERSION,
+    Column,
+    Kind,
+    TableSpec,
+    declared_length,
+)
 from target_dap_sql.database_url import DatabaseUrl, redact
 from target_dap_sql.dialects.base import LINE, LoadOptions, LoadTable, Stage, logger
 from target_dap_sql.dialects.pgstyle import PostgresStyleMerge
@@ -90,12 +98,13 @@ _ZONELESS_TIMESTAMP = "timestamp without time zone"
 _INT8_RANGE = range(-(2**63), 2**63)
 _NARROW_INTEGERS = {Kind.SMALLINT: range(-(2**15), 2**15), Kind.INTEGER: range(-(2**31), 2**31)}
 _QUOTED_VALUE = re.compile(r': "(.*)"\s*$', re.DOTALL)
+_TOO_LONG = re.compile(r"value too long for type (.+)$")
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _MAX_IDENTIFIER = 63
 
 
 def _kind_of(type_name: str, type_type: str) -> Kind:
-    if type_name.endswith("]"):  # an array (the official client's for DAP arrays)
+    if type_name.endswith("]"):  # an array: the official client's, see `conversion`
         return Kind.OTHER
     if type_type == "e":
         return Kind.ENUM
@@ -106,11 +115,15 @@ def _kind_of(type_name: str, type_type: str) -> Kind:
     return _KINDS.get(type_name, Kind.OTHER)
 
 
-def _staged_value(column: Column, name: str) -> str:
-    """The staged text of a column, before its cast to the column's type."""
+def _typed(column: Column, name: str) -> str:
+    """A staged column (``name``) in the table's type: as staged, cast, or converted."""
+    if column.conversion is not None:
+        return column.converted(name)
+    if column.kind in _STAGED_AS_IS:
+        return name
     if column.db_type == _ZONELESS_TIMESTAMP:
-        return f"CAST({name} AS timestamp with time zone)"
-    return name
+        name = f"CAST({name} AS timestamp with time zone)"
+    return f"CAST({name} AS {column.db_type or _TYPE_NAMES[column.kind]})"
 
 
 def _as_text(value: Any) -> str:
@@ -364,7 +377,7 @@ class PostgresDialect(PostgresStyleMerge):
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typtype, a.attnotnull, "
             "col_description(c.oid, a.attnum), "
             "(SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e "
-            " WHERE e.enumtypid = a.atttypid), "
+            " WHERE e.enumtypid IN (a.atttypid, t.typelem)), "
             "coalesce((SELECT a.attnum = ANY(i.indkey) FROM pg_index i "
             " WHERE i.indrelid = c.oid AND i.indisprimary), false), "
             "format('%I.%I', tn.nspname, t.typname) "
@@ -414,6 +427,28 @@ class PostgresDialect(PostgresStyleMerge):
         if column.kind == Kind.ENUM:
             return self.enum_type(spec, column)
         return _TYPE_NAMES[column.kind]
+
+    def conversion(self, column: Column, wanted: Column) -> str | None:
+        """A JSON array (the stream's) into an array column: the official client's type
+        for DAP's arrays (`character varying(255)[]`, arrays of its enum types).
+
+        The elements, in order, are cast to the array type without its modifier, so that
+        the assignment to the column refuses a longer `varchar(n)` element instead of
+        cutting it; NULL stays NULL, an empty array stays empty.
+        """
+        if wanted.kind != Kind.JSON or column.db_type is None:
+            return None
+        found = self.execute(
+            "SELECT format_type(t.oid, NULL) FROM pg_type t "
+            f"WHERE t.oid = to_regtype({self.literal(column.db_type)}) AND t.typcategory = 'A'"
+        )
+        if not found:
+            return None
+        elements = (
+            f"ARRAY(SELECT e FROM jsonb_array_elements_text(CAST({STAGED_VALUE} AS jsonb)) "
+            "WITH ORDINALITY AS a(e, n) ORDER BY n)"
+        )
+        return f"CASE WHEN {STAGED_VALUE} IS NOT NULL THEN CAST({elements} AS {found[0][0]}) END"
 
     def _ensure_enum(self, spec: TableSpec, column: Column) -> None:
         name = self.enum_type(spec, column)
@@ -466,10 +501,9 @@ class PostgresDialect(PostgresStyleMerge):
             )
             self._comment(spec, column)
         for have, members in plan.add_members:
+            enum = str(have.db_type).removesuffix("[]")  # of an array: its element type
             for member in members:
-                self.execute(
-                    f"ALTER TYPE {have.db_type} ADD VALUE IF NOT EXISTS {self.literal(member)}"
-                )
+                self.execute(f"ALTER TYPE {enum} ADD VALUE IF NOT EXISTS {self.literal(member)}")
         for column in plan.relax:
             self.relax_not_null(table, column)
         if plan.retype:
@@ -514,13 +548,7 @@ class PostgresDialect(PostgresStyleMerge):
             self.deactivate()
         self.execute("SAVEPOINT sdc_merge")  # so that a failure can be explained
         quote = self.quote
-        values = [
-            quote(c.name)
-            if c.kind in _STAGED_AS_IS
-            else f"CAST({_staged_value(c, quote(c.name))} AS {c.db_type or _TYPE_NAMES[c.kind]}) "
-            f"AS {quote(c.name)}"
-            for c in stage.columns
-        ]
+        values = [f"{_typed(c, quote(c.name))} AS {quote(c.name)}" for c in stage.columns]
         return (
             f"(SELECT {', '.join(values)}, {self.quote(TABLE_VERSION)}, {self.quote(LINE)} "
             f"FROM {stage.relation}) AS staged"
@@ -552,16 +580,33 @@ class PostgresDialect(PostgresStyleMerge):
         match = _QUOTED_VALUE.search(message)
         conditions: list[tuple[Column, str]] = []
         if match is not None:  # e.g. invalid input syntax for type uuid: "0"
+            value = match.group(1)
             conditions = [
-                (c, f"{self.quote(c.name)} = {self.literal(match.group(1))}")
+                (c, f"{self.quote(c.name)} = {self.literal(value)}")
                 for c in stage.columns
                 if c.kind not in _STAGED_AS_IS and c.kind not in _NARROW_INTEGERS
+            ] + [  # an element of an array (see `conversion`)
+                (c, f"CAST({self.quote(c.name)} AS jsonb) @> {self.literal(_as_text([value]))}")
+                for c in stage.columns
+                if c.conversion is not None
             ]
         elif "out of range" in message:  # integer out of range
             conditions = [
                 (c, f"{self.quote(c.name)} NOT BETWEEN {bounds.start} AND {bounds.stop - 1}")
                 for c in stage.columns
                 if (bounds := _NARROW_INTEGERS.get(c.kind)) is not None
+            ]
+        elif (too_long := _TOO_LONG.search(message)) is not None:  # an array's element
+            conditions = [
+                (
+                    c,
+                    "EXISTS (SELECT FROM jsonb_array_elements_text(CAST("
+                    f"{self.quote(c.name)} AS jsonb)) AS e(v) WHERE char_length(v) > {length})",
+                )
+                for c in stage.columns
+                if c.conversion is not None
+                and c.db_type == f"{too_long.group(1)}[]"
+                and (length := declared_length(c.db_type)) is not None
             ]
         if not conditions:
             return None
