@@ -4,6 +4,7 @@ file."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import subprocess
@@ -260,3 +261,38 @@ def test_a_column_without_a_parquet_type_leaves_its_stream_in_jsonl(
     replica = Replica().apply(run)
     for stream in ("canvas-courses", "canvas-accounts"):
         final_records_equal_truth(replica, dap_sim, stream)
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "parquet"])
+def test_a_broken_dap_file_fails_its_table_naming_file_and_line(
+    sim: SimServer, tmp_path: Path, file_format: str
+) -> None:
+    """A DAP file with a line that is not JSON: the table fails at that file, after the
+    files before it, naming the file and the line, and leaves no batch file of it; the
+    other tables are emitted in full. The same in both encodings."""
+    root = tmp_path / "b"
+    settings = batch_config(root, "gzip", file_format=file_format)
+    config = sim_config(sim, tables=["accounts", "submissions"], batch_config=settings)
+    first = run_tap(tmp_path / "0", config)
+    (job_id,) = {
+        m["value"]["bookmarks"]["canvas-submissions"]["job"]["id"]
+        for m in first.of_type("STATE")
+        if "job" in m["value"]["bookmarks"].get("canvas-submissions", {})
+    }
+    files = sorted((sim.data_dir / "jobs" / job_id).iterdir())
+    lines = gzip.decompress(files[1].read_bytes()).splitlines(keepends=True)
+    lines[4] = b'{"key": {"id": 1}, "value": {"score": 1.5\n'  # cut short: not JSON
+    files[1].write_bytes(gzip.compress(b"".join(lines)))
+    for path in root.iterdir():
+        path.unlink()
+    run = run_tap(tmp_path / "1", config, check=False)  # the same live job, now broken
+    assert run.returncode == 1
+    assert f"canvas-submissions: job {job_id}, file 2 of {len(files)} (object " in run.stderr
+    assert "), line 5: not a DAP record" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(run.of_type("BATCH", "canvas-submissions")) == 1  # the file before it
+    assert run.bookmark("canvas-submissions")["job"]["files_emitted"] == 1
+    # nothing of the broken file (files after it, written ahead, get no BATCH message)
+    written = [path.name for path in root.iterdir() if "submissions" in path.name]
+    assert not [name for name in written if "-00001" in name or name.endswith(".part")]
+    final_records_equal_truth(Replica().apply(run), sim, "canvas-accounts")
