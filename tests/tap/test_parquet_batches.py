@@ -67,6 +67,7 @@ UPSERT = (
 DELETE = b'{"meta":{"action":"D","ts":"2024-05-07T00:00:00Z"},"key":{"id":2}}\n'
 SPARSE = b'{"key":{"id":3},"value":{"state":"deleted"},"meta":{"ts":"2024-05-08T00:00:00Z"}}\n'
 NO_META = b'{"key":{"id":4},"value":{"state":"active"}}\n'
+GOOD = UPSERT + SPARSE  # lines 1 and 2 (a hostile line below is line 3)
 
 
 def utc(text: str) -> datetime:
@@ -183,6 +184,17 @@ def test_a_large_file_is_written_in_several_row_groups(
     assert pq.read_table(path).column("id").to_pylist() == list(range(1, 1001))
 
 
+def test_a_line_longer_than_a_chunk_is_one_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DAP text can run to megabytes: a line longer than Arrow's block (and than a chunk)."""
+    monkeypatch.setattr(parquet_batches, "CHUNK_BYTES", 100_000)
+    text = "x" * (3 << 20)
+    big = b'{"key":{"id":9},"value":{"state":"%s"},"meta":{"ts":"2024-05-06T00:00:00Z"}}\n'
+    path = write(tmp_path, [LineBlock(GOOD, 1), LineBlock(big % text.encode(), 3)])
+    assert pq.read_table(path).column("state").to_pylist() == ["active", "deleted", text]
+
+
 def test_an_empty_file_is_a_parquet_file_without_rows(tmp_path: Path) -> None:
     table = pq.read_table(write(tmp_path, []))
     assert table.num_rows == 0
@@ -238,7 +250,6 @@ def test_a_schema_with_untyped_columns_names_them() -> None:
     assert caught.value.columns == ("extra", "blob")
 
 
-GOOD = UPSERT + SPARSE  # lines 1 and 2; the hostile line is line 3
 OF_SCHEMA = "not a DAP record of the stream's schema"
 HOSTILE = {
     "not JSON": (
