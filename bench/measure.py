@@ -8,6 +8,7 @@ too; each process is reported under the name of the program it runs.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -26,6 +27,7 @@ _INTERPRETERS = ("python", "python3", "python3.11", "python3.12", "python3.13")
 class Measurement:
     wall_s: float
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    cpu_s: float = 0.0  # user + system seconds of the commands and the children they waited for
 
 
 class CommandFailedError(RuntimeError):
@@ -105,6 +107,7 @@ def run_pipeline(
         stdout.open("wb") if stdout else open(os.devnull, "wb") as last_out,
     ):
         start = time.perf_counter()
+        cpu_before = _children_cpu_s()
         previous: IO[bytes] | None = first_in
         for index, command in enumerate(commands):
             last = index == len(commands) - 1
@@ -136,10 +139,17 @@ def run_pipeline(
         finally:
             sampler.stop()
         wall = time.perf_counter() - start
+        cpu = _children_cpu_s() - cpu_before
     if any(codes):
         tail = log.read_bytes()[-3000:].decode(errors="replace")
         raise CommandFailedError(f"exit codes {codes} of {_describe(commands)}; log {log}:\n{tail}")
-    return Measurement(wall, dict(sorted(sampler.peaks.items())))
+    return Measurement(wall, dict(sorted(sampler.peaks.items())), cpu)
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's children that have ended (and theirs, when waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _describe(commands: Sequence[Sequence[str]]) -> str:

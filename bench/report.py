@@ -28,6 +28,7 @@ class Result:
     runs: list[float] = field(default_factory=list)  # wall seconds of each run
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # per program, over all runs
     note: str = ""
+    cpu_runs: list[float] = field(default_factory=list)  # CPU seconds of each run
     vs_official: float | None = None  # the official CLI's wall time / ours (x faster)
     vs_floor: float | None = None  # our rows/s / the scenario's floor's rows/s
 
@@ -39,8 +40,14 @@ class Result:
     def rows_per_s(self) -> float:
         return self.rows / self.wall_s if self.runs and self.wall_s > 0 else 0.0
 
+    @property
+    def cpu_s(self) -> float | None:
+        """The median CPU seconds, where measured (results written before have none)."""
+        return statistics.median(self.cpu_runs) if self.cpu_runs else None
+
     def add(self, measurement: Measurement) -> None:
         self.runs.append(measurement.wall_s)
+        self.cpu_runs.append(measurement.cpu_s)
         for name, peak in measurement.peak_rss_mb.items():
             self.peak_rss_mb[name] = max(self.peak_rss_mb.get(name, 0.0), peak)
 
@@ -76,6 +83,7 @@ def table(results: Sequence[Result]) -> str:
         "scenario",
         "tool",
         "wall s",
+        "CPU s",
         "rows",
         "rows/s",
         "peak RSS MB",
@@ -91,6 +99,7 @@ def table(results: Sequence[Result]) -> str:
                 r.scenario,
                 r.tool,
                 f"{r.wall_s:.2f}" if measured else "-",
+                f"{r.cpu_s:.2f}" if r.cpu_s is not None else "-",
                 str(r.rows) if measured else "-",
                 f"{r.rows_per_s:,.0f}" if measured else "-",
                 _rss(r),
@@ -116,6 +125,7 @@ def to_json(results: Sequence[Result], settings: dict[str, Any]) -> dict[str, An
             {
                 **asdict(r),
                 "wall_s": round(r.wall_s, 3) if r.runs else None,
+                "cpu_s": round(r.cpu_s, 3) if r.cpu_s is not None else None,
                 "rows_per_s": round(r.rows_per_s) if r.runs else None,
             }
             for r in results

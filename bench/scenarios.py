@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -206,18 +207,33 @@ class Bench:
         command = self.tools.tap_command(self.tap_config())
         self._measure(record, self.options.runs, lambda _: run_pipeline([command], log=self.log))
 
-        batch = Result(scenario, "tap-dap (BATCH jsonl.gz) > /dev/null", rows)
-        if "batch" not in self.tools.tap_capabilities():
-            batch.note = "not supported: tap-dap --about lists no 'batch' capability"
-            self.results.append(batch)
-            return
+        # BATCH files in each encoding: the SDK's JSONL and Parquet (`none` writes snappy pages)
+        for file_format, compression, label in (
+            ("jsonl", "gzip", "jsonl.gz"),
+            ("parquet", "none", "parquet"),
+            ("parquet", "gzip", "parquet.gz"),
+        ):
+            batch = Result(scenario, f"tap-dap (BATCH {label}) > /dev/null", rows)
+            if "batch" not in self.tools.tap_capabilities():
+                batch.note = "not supported: tap-dap --about lists no 'batch' capability"
+                self.results.append(batch)
+                return
+            written: list[int] = []
+            one_run = partial(self._tap_batch_run, file_format, compression, written)
+            self._measure(batch, self.options.runs, one_run)
+            if written:
+                batch.note += f"files {max(written) / 1e6:,.0f} MB; "
 
-        def batch_run(_: int) -> Measurement:
-            with tempfile.TemporaryDirectory(dir=self.workdir) as folder:
-                config = self.tap_config(batch_config=_batch_config(folder))
-                return run_pipeline([self.tools.tap_command(config)], log=self.log)
-
-        self._measure(batch, self.options.runs, batch_run)
+    def _tap_batch_run(
+        self, file_format: str, compression: str, written: list[int], _: int
+    ) -> Measurement:
+        """`tap-dap > /dev/null` writing BATCH files into a new folder; their bytes go to
+        ``written``."""
+        with tempfile.TemporaryDirectory(dir=self.workdir) as folder:
+            config = self.tap_config(batch_config=_batch_config(folder, file_format, compression))
+            measured = run_pipeline([self.tools.tap_command(config)], log=self.log)
+            written.append(sum(path.stat().st_size for path in Path(folder).iterdir()))
+            return measured
 
     # -- scenario 2: target-dap-sql alone ----------------------------------------------------
 
@@ -542,10 +558,13 @@ def _failure(error: CommandFailedError) -> str:
     return f"{head.split(';')[0]}: {errors[-1]}" if errors else head
 
 
-def _batch_config(folder: str) -> dict[str, Any]:
-    """The SDK's batch_config: gzip JSONL files in ``folder``, BATCH messages naming them."""
+def _batch_config(
+    folder: str, file_format: str = "jsonl", compression: str = "gzip"
+) -> dict[str, Any]:
+    """The SDK's batch_config: files in ``folder`` (gzip JSONL unless asked otherwise),
+    BATCH messages naming them."""
     return {
-        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "encoding": {"format": file_format, "compression": compression},
         "storage": {"root": f"file://{folder}", "prefix": "batch-"},
     }
 

@@ -26,7 +26,14 @@ from tap_dap.errors import JobExpiredError, TapDapError
 from tap_dap.plan.bookmarks import INCREMENTAL, SNAPSHOT, Bookmark, JobProgress
 from tap_dap.plan.planner import TableRun
 from tap_dap.sdk_compat import drop_starting_marker, replace_schema
-from tap_dap.singer.batches import BatchFileTask, BatchMessage, batch_path
+from tap_dap.singer.batches import (
+    BatchFileTask,
+    BatchMessage,
+    NoParquetTypeError,
+    batch_encoding,
+    batch_path,
+    parquet_layout,
+)
 from tap_dap.singer.progress_log import ProgressLog
 from tap_dap.singer.records import RecordEncoder, encode_lines
 from tap_dap.singer.schema import DAP_TS, METADATA_PROPERTIES, StreamSchema, translate
@@ -183,14 +190,29 @@ class DapStream(Stream):
         batch = self._dap_tap.settings.batch
         assert batch is not None
         dropped = tuple(self._deselected_fields())
+        layout = None
+        if batch.parquet:
+            try:
+                layout = parquet_layout(self._selected_schema(), self.primary_keys)
+            except NoParquetTypeError as untyped:
+                self.logger.warning(
+                    "%s: column(s) %s have no Parquet type (an object open to undeclared "
+                    "members, a mixed anyOf or no type): this job's batch files are JSONL",
+                    self.name,
+                    ", ".join(untyped.columns),
+                )
+        encoding = batch_encoding(parquet=layout is not None, gzip=batch.gzip)
+        version = running.table_version
 
         def task_for(index: int, describe: str) -> BatchFileTask:
             return BatchFileTask(
-                target=batch_path(batch, self.name, job.id, index),
+                target=batch_path(batch, self.name, job.id, index, parquet=layout is not None),
                 gzip=batch.gzip,
                 dropped_fields=dropped,
                 default_ts=job.at or job.until,
                 describe=describe,
+                parquet=layout,
+                version=version,
             )
 
         for object_id, _, written in table.batch_files(job, task_for):
@@ -198,9 +220,9 @@ class DapStream(Stream):
             self._dap_tap.write_message(
                 BatchMessage(
                     stream=self.name,
-                    encoding=batch.encoding,
+                    encoding=encoding,
                     manifest=[result.path.as_uri()],
-                    version=running.table_version,
+                    version=version,
                 )
             )
             self._count(log, result.records, result.deletes)

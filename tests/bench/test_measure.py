@@ -17,3 +17,4 @@ def test_peak_rss_is_reported_under_the_program_started(tmp_path: Path) -> None:
         measurement = run_pipeline([[sys.executable, str(hog)]], log=tmp_path / "log")
         assert set(measurement.peak_rss_mb) == {"hog.py"}
         assert measurement.peak_rss_mb["hog.py"] > 50
+        assert 0 < measurement.cpu_s < measurement.wall_s  # it mostly sleeps

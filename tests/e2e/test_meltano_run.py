@@ -55,13 +55,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url_for(request.param, request, tmp_path)
 
 
-def batch_settings(batches: Path) -> dict[str, Any]:
-    """BATCH mode: the tap writes gzip JSONL files that the target loads.
+def batch_settings(batches: Path, file_format: str = "jsonl") -> dict[str, Any]:
+    """BATCH mode: the tap writes gzip JSONL (or Parquet) files that the target loads.
 
     Meltano knows `batch_config` as flattened settings, one environment variable each.
     """
     return {
-        "tap_dap_batch_config_encoding_format": "jsonl",
+        "tap_dap_batch_config_encoding_format": file_format,
         "tap_dap_batch_config_encoding_compression": "gzip",
         "tap_dap_batch_config_storage_root": batches.as_uri(),
         "tap_dap_batch_config_storage_prefix": "e2e-",
@@ -112,23 +112,37 @@ def test_snapshot_advance_increment(
     assert bookmark["replication_key_value"] == iso_millis(dataset.clock_ms(dataset.epoch))
 
 
+@pytest.mark.parametrize("mode", ["record", "parquet"])
 def test_tap_dap_into_meltanolabs_target_postgres(
-    dap_sim: SimServer, postgres_url: str, tmp_path: Path
+    dap_sim_factory: Callable[..., SimServer], postgres_url: str, tmp_path: Path, mode: str
 ) -> None:
-    """Any Singer target: MeltanoLabs' target-postgres loads the same rows."""
-    project = MeltanoProject(tmp_path, dap_sim, postgres_url)
+    """Any Singer target: MeltanoLabs' target-postgres loads the same rows, from RECORD
+    messages or from tap-dap's Parquet BATCH files (the SDK's standard encoding, read by
+    the SDK's own reader), a snapshot and then an increment with deletes."""
+    sim = dap_sim_factory(scale=40_000)  # big enough for an epoch to delete rows
+    project = MeltanoProject(tmp_path, sim, postgres_url)
     schemas = project.discovered_schemas()
     streams = ["canvas-accounts", "canvas-courses", "canvas-enrollments", "canvas-submissions"]
-    select = {"tap_dap_tables": [s.split("-", 1)[1] for s in streams]}
-    project.meltano("run", "tap-dap", "target-postgres", **select)
-    assert_matches_dump(
-        Database(postgres_url),
-        dap_sim,
-        schemas,
-        streams,
-        soft_deletes=True,
-        foreign_target=True,
-    )
+    settings: dict[str, Any] = {"tap_dap_tables": [s.split("-", 1)[1] for s in streams]}
+    batches = tmp_path / "batches"
+    if mode == "parquet":
+        batches.mkdir()
+        settings.update(batch_settings(batches, file_format="parquet"))
+    for epoch in range(2):
+        if epoch:
+            sim.advance(schema_changes=[])
+        project.meltano("run", "tap-dap", "target-postgres", **settings)
+        assert_matches_dump(
+            Database(postgres_url),
+            sim,
+            schemas,
+            streams,
+            soft_deletes=True,
+            foreign_target=True,
+            objects_as_structs=mode == "parquet",
+        )
+    if mode == "parquet":
+        assert list(batches.glob("e2e-canvas-submissions--*.parquet.gz"))
 
 
 def assert_required_defaults(database: Database) -> None:

@@ -3,6 +3,11 @@ read what it printed: Singer messages on stdout, logs on stderr.
 
 `Replica` applies a tap's messages by key the way a SQL target would (upserts, soft
 deletes, ACTIVATE_VERSION sweeps), so a test can compare it with `dap-sim dump`.
+
+Records are compared as a typed target stores them (`typed`): JSON text from RECORD
+messages and JSONL files, Arrow values from Parquet files and the simulator's dump all
+become the same Python values (a date-time a `datetime`, an exact decimal a `Decimal`,
+objects without null members), so every emit mode meets the same truth.
 """
 
 from __future__ import annotations
@@ -12,15 +17,52 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from dap_sim.testing import SimServer
 
 TAP = str(Path(sys.executable).parent / "tap-dap")
 META_COLUMNS = ("_dap_ts", "_sdc_deleted_at")
+TABLE_VERSION = "_sdc_table_version"  # Parquet files carry the BATCH message's version
+
+
+def typed(value: Any, spec: Mapping[str, Any]) -> Any:  # noqa: PLR0911 - one per shape
+    """A record value as a typed target holds it, whatever form it came in."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        members = spec.get("properties") or {}
+        return {
+            name: typed(member, members.get(name, {}))
+            for name, member in value.items()
+            if member is not None
+        }
+    if isinstance(value, list):
+        return [typed(item, spec.get("items") or {}) for item in value]
+    if isinstance(value, str) and spec.get("format") == "date-time":
+        return datetime.fromisoformat(value)
+    if isinstance(value, str) and spec.get("format") == "date":
+        return date.fromisoformat(value)
+    if "multipleOf" in spec and isinstance(value, int | float) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return value
+
+
+def typed_record(record: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A record with typed values; absent and null fields alike left out, but for
+    `_sdc_deleted_at`, which every record carries."""
+    properties = schema.get("properties") or {}
+    return {
+        name: typed(value, properties.get(name, {}))
+        for name, value in record.items()
+        if value is not None or name == "_sdc_deleted_at"
+    }
 
 
 @dataclass
@@ -39,13 +81,19 @@ class TapRun:
         ]
 
     def records(self, stream: str) -> list[dict[str, Any]]:
-        """The stream's records in order, from RECORD messages or the files of BATCH ones."""
+        """The stream's records in order, from RECORD messages or the files of BATCH ones,
+        typed by the stream's schema at the time (`typed_record`)."""
         records: list[dict[str, Any]] = []
-        for message in self.data_messages(stream):
-            if message["type"] == "RECORD":
-                records.append(message["record"])
-            else:
-                records += read_batch(message)
+        schema: dict[str, Any] = {}
+        for message in self.messages:
+            if message.get("stream") != stream:
+                continue
+            if message["type"] == "SCHEMA":
+                schema = message["schema"]
+            elif message["type"] == "RECORD":
+                records.append(typed_record(message["record"], schema))
+            elif message["type"] == "BATCH":
+                records += [typed_record(record, schema) for record in read_batch(message)]
         return records
 
     def data_messages(self, stream: str) -> list[dict[str, Any]]:
@@ -78,21 +126,29 @@ class TapRun:
 
 
 def read_batch(message: dict[str, Any]) -> list[dict[str, Any]]:
-    """The records of the files a BATCH message names (local file:// URLs)."""
+    """The records of the files a BATCH message names (local file:// URLs): JSON lines,
+    or Parquet rows (whose `_sdc_table_version` must be the message's `version`)."""
     records = []
     compressed = message["encoding"]["compression"] == "gzip"
     for url in message["manifest"]:
         assert url.startswith("file:///"), url
         path = Path(url.removeprefix("file://"))
+        if message["encoding"]["format"] == "parquet":
+            rows = pq.read_table(path).to_pylist()
+            assert {row.pop(TABLE_VERSION) for row in rows} <= {message.get("version")}
+            records += rows
+            continue
         data = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
         records += [json.loads(line) for line in data.splitlines()]
     return records
 
 
-def batch_config(root: Path, compression: str = "gzip", prefix: str = "") -> dict[str, Any]:
-    """The SDK's standard batch_config setting for JSONL files under `root`."""
+def batch_config(
+    root: Path, compression: str = "gzip", prefix: str = "", file_format: str = "jsonl"
+) -> dict[str, Any]:
+    """The SDK's standard batch_config setting for JSONL (or Parquet) files under `root`."""
     return {
-        "encoding": {"format": "jsonl", "compression": compression},
+        "encoding": {"format": file_format, "compression": compression},
         "storage": {"root": root.as_uri(), "prefix": prefix},
     }
 
@@ -178,6 +234,7 @@ class Replica:
 
     keys: dict[str, list[str]] = field(default_factory=dict)
     columns: dict[str, set[str]] = field(default_factory=dict)
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     rows: dict[str, dict[tuple[Any, ...], tuple[dict[str, Any], int | None]]] = field(
         default_factory=dict
     )
@@ -190,6 +247,7 @@ class Replica:
             stream = message.get("stream")
             if kind == "SCHEMA":
                 self.keys[stream] = message["key_properties"]
+                self.schemas[stream] = message["schema"]
                 self.columns[stream] = set(message["schema"]["properties"])
                 self.rows.setdefault(stream, {})
                 self._add_columns(stream, message["schema"]["properties"])
@@ -211,10 +269,11 @@ class Replica:
         for name, spec in properties.items():
             if name not in added and "default" in spec:
                 for record, _ in self.rows[stream].values():
-                    record[name] = spec["default"]
+                    record[name] = typed(spec["default"], spec)
         added.update(properties)
 
     def _upsert(self, stream: str, record: dict[str, Any], version: int | None) -> None:
+        record = typed_record(record, self.schemas[stream])
         key = tuple(record[name] for name in self.keys[stream])
         if record.get("_sdc_deleted_at") is not None:
             self.rows[stream].pop(key, None)
@@ -232,20 +291,21 @@ class Replica:
         return rows
 
 
-def truth(sim: SimServer, stream: str) -> list[dict[str, Any]]:
-    """`dap-sim dump` of a stream's table, sorted by key like `Replica.table`."""
+def truth(sim: SimServer, stream: str, schema: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`dap-sim dump` of a stream's table, typed by the stream's schema like `Replica.table`."""
     namespace, _, table = stream.partition("-")
+    properties = schema.get("properties") or {}
     rows = [
-        {name: value for name, value in row.items() if value is not None}
+        {name: typed(value, properties.get(name, {})) for name, value in row.items()}
         for row in sim.dump(namespace, table)
     ]
-    return rows
+    return [{name: value for name, value in row.items() if value is not None} for row in rows]
 
 
 def final_records_equal_truth(replica: Replica, sim: SimServer, stream: str) -> None:
     """Assert, with a readable diff, that the replica of a stream equals the simulator's."""
     ours = replica.table(stream)
-    theirs = truth(sim, stream)
+    theirs = truth(sim, stream, replica.schemas[stream])
     keys = replica.keys[stream]
     theirs.sort(key=lambda row: tuple(row[name] for name in keys))
     if ours != theirs:

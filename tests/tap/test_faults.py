@@ -55,9 +55,13 @@ def test_the_run_recovers_from(
     recovers(sim, tmp_path, faults)
 
 
+@pytest.mark.parametrize("file_format", ["jsonl", "parquet"])
 @pytest.mark.parametrize("fault", FILE_FAULTS)
-def test_batch_mode_recovers_from(sim: SimServer, tmp_path: Path, fault: str) -> None:
-    recovers(sim, tmp_path, FAULTS[fault], batch_config=batch_config(tmp_path / "batches"))
+def test_batch_mode_recovers_from(
+    sim: SimServer, tmp_path: Path, fault: str, file_format: str
+) -> None:
+    settings = batch_config(tmp_path / "batches", file_format=file_format)
+    recovers(sim, tmp_path, FAULTS[fault], batch_config=settings)
 
 
 def recovers(sim: SimServer, tmp_path: Path, faults: list[dict[str, Any]], **settings: Any) -> None:
