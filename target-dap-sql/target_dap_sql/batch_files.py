@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from target_dap_sql import parquet_files
 from target_dap_sql.dialects.base import LoadTable, Stage
 from target_dap_sql.errors import TargetError
 
@@ -43,7 +44,8 @@ class BatchFiles:
     line: int
     version: int | None
     paths: tuple[Path, ...]
-    compression: str  # "gzip" or "none"
+    compression: str  # of JSON lines: "gzip" or "none" (Parquet compresses within the file)
+    format: str = "jsonl"  # or "parquet"
 
 
 class BatchFilesStage(Stage):
@@ -133,6 +135,13 @@ def file_lines(batch: BatchFiles) -> Iterator[tuple[int, tuple[int, bytes]]]:
 
 def batch_records(batch: BatchFiles) -> Iterator[dict[str, Any]]:
     """The records of a BATCH message's files, parsed (the SDK path: validation, maps)."""
+    if batch.format == "parquet":
+        for path in batch.paths:
+            try:
+                yield from parquet_files.records(path)
+            except TargetError as error:
+                raise TargetError(error.message, line=batch.line) from error
+        return
     for _, (_, text) in file_lines(batch):
         if text.strip():
             try:

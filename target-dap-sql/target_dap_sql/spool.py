@@ -25,11 +25,12 @@ import duckdb
 import orjson
 
 from target_dap_sql.batch_files import BATCH_BASE, FILE_SHIFT, BatchFilesStage
-from target_dap_sql.columns import TABLE_VERSION
-from target_dap_sql.dialects.base import LINE, LoadTable
+from target_dap_sql.columns import TABLE_VERSION, Kind
+from target_dap_sql.dialects.base import LINE, LoadOptions, LoadTable
 from target_dap_sql.errors import TargetError
 from target_dap_sql.identifiers import standard_literal as literal
 from target_dap_sql.identifiers import standard_quote as quote
+from target_dap_sql.parquet_files import ParquetFile
 
 _LINE_IN_ERROR = re.compile(r"in line (\d+)")
 # DuckDB's reader takes a JSON object up to twice its maximum_object_size (a line of
@@ -40,20 +41,43 @@ MAX_RECORD_BYTES = 2 * _MAX_OBJECT - 1024  # room for the wrapper of input line 
 # What a strict integer read raises (DuckDB's error()): field index, position, value.
 _NOT_AN_INTEGER = "target-dap-sql: not an integer"
 _NOT_AN_INTEGER_ERROR = re.compile(_NOT_AN_INTEGER + r": field (\d+) position (\d+) value (.*)")
+# What a checked cast of a typed (Parquet) value raises: the same parts.
+_NOT_CONVERTED = "target-dap-sql: does not convert"
+_NOT_CONVERTED_ERROR = re.compile(_NOT_CONVERTED + r": field (\d+) position (\d+) value (.*)")
+
+
+def memory_reader(options: LoadOptions, *, ordered: bool) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that reads batches for another database (in UTC); ``ordered``
+    keeps rows in input order (slower: DuckDB's threads then wait for each other)."""
+    reader = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": options.duckdb_memory_limit,
+            "threads": options.duckdb_threads,
+            "preserve_insertion_order": ordered,
+        },
+    )
+    reader.execute("SET TimeZone = 'UTC'")
+    return reader
 
 
 @dataclass(frozen=True)
 class Field:
-    """A record field as the reader types it: source key, column name, DuckDB type.
+    """A record field as the reader types it: source key, column name, DuckDB type, and
+    the kind of the column it fills.
 
-    An integer column (``integer`` set) is read as text and converted strictly: DuckDB's
-    reader and casts round a fraction (1.5 becomes 2), which would change data silently.
+    An integer column is read as text and converted strictly: DuckDB's reader and casts
+    round a fraction (1.5 becomes 2), which would change data silently.
     """
 
     source: str
     name: str
     read_type: str
-    integer: bool = False
+    kind: Kind
+
+    @property
+    def integer(self) -> bool:
+        return self.kind in (Kind.SMALLINT, Kind.INTEGER, Kind.BIGINT)
 
     def select(self, value: str, position: str, index: int) -> str:
         """The SQL of this field's column from its read ``value`` (`... AS name`)."""
@@ -71,6 +95,21 @@ class Field:
             f"position ' || ({position}) || ' value ' || left({value}, 60)) END"
         )
         return f"COALESCE({fast}, ({slow})::{self.read_type}) AS {quote(self.name)}"
+
+    def checked(self, value: str, position: str, index: int, *, exact: bool) -> str:
+        """The SQL of this field's column from a typed ``value`` (a Parquet column): as
+        it is where its type is ``exact``ly the read type, else cast, and a value the
+        cast refuses fails naming field and position (see `read_error`)."""
+        if exact:
+            return f"{value} AS {quote(self.name)}"
+        refused = (
+            f"error('{_NOT_CONVERTED}: field {index} position ' || ({position}) || ' value ' "
+            f"|| left(CAST({value} AS VARCHAR), 60))"
+        )
+        return (
+            f"CASE WHEN {value} IS NULL THEN NULL ELSE COALESCE(TRY_CAST({value} AS "
+            f"{self.read_type}), {refused}) END AS {quote(self.name)}"
+        )
 
     @property
     def reads_as(self) -> str:
@@ -129,29 +168,7 @@ class SpoolStage(BatchFilesStage):
         return " UNION ALL ".join([*self._spool_parts(fields), *self._file_parts(fields)])
 
     def _file_parts(self, fields: Sequence[Field]) -> list[str]:
-        """A SELECT per BATCH file, in message and file order."""
-        parts = []
-        index = 0
-        columns = "{" + ", ".join(f"{literal(f.source)}: {literal(f.reads_as)}" for f in fields)
-        columns += "}"
-        # Positional aliases: a field named like the ordinality column cannot clash.
-        aliases = ", ".join([*(f"c{i}" for i in range(len(fields))), "n"])
-        for batch in self.batches:
-            version = "NULL" if batch.version is None else str(int(batch.version))
-            for path in batch.paths:
-                base = BATCH_BASE + (index << FILE_SHIFT) - 1
-                values = ", ".join(
-                    f.select(f"c{i}", f"{base} + n", i) for i, f in enumerate(fields)
-                )
-                parts.append(
-                    f"SELECT {base} + n AS {quote(LINE)}, "
-                    f"{version}::BIGINT AS {quote(TABLE_VERSION)}, {values} FROM "
-                    f"read_json({literal(str(path))}, format = 'newline_delimited', "
-                    f"compression = {literal(batch.compression)}, columns = {columns}, "
-                    f"maximum_object_size = {_MAX_OBJECT}) WITH ORDINALITY AS b({aliases})"
-                )
-                index += 1
-        return parts
+        return file_parts(self, fields)
 
     # -- explaining what the reader rejected --------------------------------------------------
 
@@ -172,19 +189,10 @@ class SpoolStage(BatchFilesStage):
         self, connection: duckdb.DuckDBPyConnection, fields: Sequence[Field], error: Exception
     ) -> TargetError:
         """Name the input line and column of a value DuckDB's reader rejected."""
-        message = str(error).splitlines()[0]
-        strict = _NOT_AN_INTEGER_ERROR.search(message)
-        if strict is not None:
-            field, position = fields[int(strict.group(1))], int(strict.group(2))
-            return TargetError(
-                f"{self.table.label()}, column {field.source!r}{self.where(position)}: "
-                f"{strict.group(3)} is not a whole number that fits {field.read_type}",
-                line=self.line_of(position),
-            )
         match = _LINE_IN_ERROR.search(str(error))
         if match is None or self.batches:
-            line = self.batches[0].line if self.batches else None
-            return TargetError(f"{self.table.label()}: {message}", line=line)
+            return read_error(self, fields, error)
+        message = str(error).splitlines()[0]
         row = int(match.group(1))
         column = self._failing_column(connection, fields, row)
         where = f", column {column!r}" if column else ""
@@ -216,3 +224,56 @@ class SpoolStage(BatchFilesStage):
             except duckdb.Error:
                 return field.source
         return None
+
+
+def read_error(stage: BatchFilesStage, fields: Sequence[Field], error: Exception) -> TargetError:
+    """A DuckDB reader's error as the column and input line (and BATCH file) it is about."""
+    message = str(error).splitlines()[0]
+    for pattern, why in (
+        (_NOT_AN_INTEGER_ERROR, "is not a whole number that fits"),
+        (_NOT_CONVERTED_ERROR, "does not convert to"),
+    ):
+        strict = pattern.search(message)
+        if strict is not None:
+            field, position = fields[int(strict.group(1))], int(strict.group(2))
+            return TargetError(
+                f"{stage.table.label()}, column {field.source!r}{stage.where(position)}: "
+                f"{strict.group(3)} {why} {field.read_type}",
+                line=stage.line_of(position),
+            )
+    files = ", ".join(p.name for b in stage.batches for p in b.paths)
+    where = f", BATCH file {files}" if files else ""
+    line = stage.batches[0].line if stage.batches else None
+    return TargetError(f"{stage.table.label()}{where}: {message}", line=line)
+
+
+def file_parts(stage: BatchFilesStage, fields: Sequence[Field]) -> list[str]:
+    """DuckDB's SELECT of each file of a stage's BATCH messages, in message and file order:
+    position (see `BatchFilesStage`), table version and every field."""
+    parts = []
+    index = 0
+    columns = "{" + ", ".join(f"{literal(f.source)}: {literal(f.reads_as)}" for f in fields)
+    columns += "}"
+    # Positional aliases: a field named like the ordinality column cannot clash.
+    aliases = ", ".join([*(f"c{i}" for i in range(len(fields))), "n"])
+    for batch in stage.batches:
+        version = "NULL" if batch.version is None else str(int(batch.version))
+        for path in batch.paths:
+            if batch.format == "parquet":
+                parquet = ParquetFile(path, label=stage.table.label(), line=batch.line)
+                parquet.check(fields)
+                base = BATCH_BASE + (index << FILE_SHIFT)
+                parts.append(parquet.select(fields, base=base, version=batch.version))
+                index += 1
+                continue
+            base = BATCH_BASE + (index << FILE_SHIFT) - 1
+            values = ", ".join(f.select(f"c{i}", f"{base} + n", i) for i, f in enumerate(fields))
+            parts.append(
+                f"SELECT {base} + n AS {quote(LINE)}, "
+                f"{version}::BIGINT AS {quote(TABLE_VERSION)}, {values} FROM "
+                f"read_json({literal(str(path))}, format = 'newline_delimited', "
+                f"compression = {literal(batch.compression)}, columns = {columns}, "
+                f"maximum_object_size = {_MAX_OBJECT}) WITH ORDINALITY AS b({aliases})"
+            )
+            index += 1
+    return parts

@@ -153,22 +153,25 @@ class TargetDapSql(Target):
         super()._process_record_message(message_dict)
 
     def _process_batch_message(self, message_dict: dict[str, t.Any]) -> None:
-        """Load a BATCH message's files: by DuckDB's reader, or record by record (SDK path)."""
+        """Load a BATCH message's files in bulk (each dialect's way), or record by record
+        (the SDK path: validation, stream maps)."""
         stream = str(message_dict.get("stream"))
         sink = self._sink_for(stream, "BATCH")
         encoding = message_dict.get("encoding") or {}
         kind = encoding.get("format", "jsonl")
         compression = encoding.get("compression") or "none"
-        if kind != "jsonl" or compression not in ("gzip", "none"):
+        if kind not in ("jsonl", "parquet") or compression not in ("gzip", "none"):
             raise TargetError(
                 f"stream {stream!r}: BATCH files of format {kind!r} with compression "
-                f"{compression!r} are not supported; use jsonl, gzip or none"
+                f"{compression!r} are not supported; use format jsonl or parquet, "
+                "compression gzip or none"
             )
         batch = BatchFiles(
             line=self.current_line,
             version=message_dict.get("version"),
             paths=tuple(local_path(str(url)) for url in message_dict.get("manifest") or ()),
             compression=compression,
+            format=kind,
         )
         if self._fast_path:
             sink.stage_batch(batch)

@@ -1,9 +1,9 @@
 """BATCH messages load exactly what the same records as RECORD messages load.
 
 Two streams of one schema go into one database: `rec-*` as RECORD messages, `bat-*` as
-BATCH messages over JSON-lines files (gzip and plain) holding the very same records, with
-the same table versions, STATE, duplicate keys across files, deletes and ACTIVATE_VERSION.
-Both tables must end equal, row by row and column by column.
+BATCH messages over JSON-lines files (gzip and plain) or Parquet files holding the very
+same records, with the same table versions, STATE, duplicate keys across files, deletes
+and ACTIVATE_VERSION. Both tables must end equal, row by row and column by column.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from tests.target.harness import Database, messages
+from tests.target.parquet_data import write_parquet_file
 from tests.target.singer_data import DAP_SCHEMAS, load_dap_table, sample_record
 
 SCHEMA, KEY = load_dap_table(DAP_SCHEMAS / "canvas" / "submissions.json")
@@ -63,23 +64,26 @@ def as_batch(
     *,
     gzipped: bool,
     files: int = 2,
+    parquet: bool = False,
 ) -> dict[str, Any]:
-    """One BATCH message over `files` files holding the records in order."""
+    """One BATCH message over `files` files holding the records in order (JSON lines, or
+    Parquet typed by the schema as tap-dap writes it)."""
     size = -(-len(records) // files)
     first = len(list(folder.iterdir()))
-    manifest = [
-        write_batch_file(
-            folder / f"{stream}-{first + i}.jsonl{'.gz' if gzipped else ''}",
-            records[i * size : (i + 1) * size],
-            gzipped=gzipped,
-        )
-        for i in range(files)
-    ]
+    manifest = []
+    for i in range(files):
+        part = records[i * size : (i + 1) * size]
+        if parquet:
+            path = folder / f"{stream}-{first + i}.parquet"
+            manifest.append(write_parquet_file(path, part, SCHEMA, gzipped=gzipped))
+        else:
+            path = folder / f"{stream}-{first + i}.jsonl{'.gz' if gzipped else ''}"
+            manifest.append(write_batch_file(path, part, gzipped=gzipped))
     compression = "gzip" if gzipped else "none"
     return {
         "type": "BATCH",
         "stream": stream,
-        "encoding": {"format": "jsonl", "compression": compression},
+        "encoding": {"format": "parquet" if parquet else "jsonl", "compression": compression},
         "manifest": manifest,
         "version": version,
     }
@@ -101,8 +105,14 @@ def state(n: int) -> dict[str, Any]:
     return {"type": "STATE", "value": {"step": n}}
 
 
-@pytest.mark.parametrize("gzipped", [True, False])
-def test_batch_equals_record_input(db: Database, tmp_path: Path, gzipped: bool) -> None:
+@pytest.mark.parametrize(
+    ("gzipped", "parquet"),
+    [(True, False), (False, False), (False, True), (True, True)],
+    ids=["jsonl-gzip", "jsonl", "parquet", "parquet-gzip"],
+)
+def test_batch_equals_record_input(
+    db: Database, tmp_path: Path, gzipped: bool, parquet: bool
+) -> None:
     first = snapshot(range(300), seed=1)
     first.append(dict(first[10], grade="last one wins"))  # a key twice in a snapshot
     second = snapshot(range(0, 300, 2), seed=2)
@@ -119,12 +129,14 @@ def test_batch_equals_record_input(db: Database, tmp_path: Path, gzipped: bool) 
     ]
     batch_input = [
         schema_message("bat-submissions"),
-        as_batch("bat-submissions", first, 1, tmp_path, gzipped=gzipped),
+        as_batch("bat-submissions", first, 1, tmp_path, gzipped=gzipped, parquet=parquet),
         state(1),
         {"type": "ACTIVATE_VERSION", "stream": "bat-submissions", "version": 1},
-        as_batch("bat-submissions", second, 2, tmp_path, gzipped=gzipped, files=3),
+        as_batch("bat-submissions", second, 2, tmp_path, gzipped=gzipped, files=3, parquet=parquet),
         {"type": "ACTIVATE_VERSION", "stream": "bat-submissions", "version": 2},
-        as_batch("bat-submissions", changes, 2, tmp_path, gzipped=gzipped, files=1),
+        as_batch(
+            "bat-submissions", changes, 2, tmp_path, gzipped=gzipped, files=1, parquet=parquet
+        ),
         state(2),
     ]
     assert db.load(messages(*record_input), batch_size_rows=120)[-1] == {"step": 2}

@@ -61,7 +61,6 @@ _KINDS = {
 # What read_json parses a column as; enum values are checked and cast in SQL instead,
 # so that a bad value is reported with its line and column.
 _READ_AS_TEXT = {Kind.ENUM, Kind.IP, Kind.OTHER, Kind.VARCHAR, Kind.TEXT}
-_INTEGER_KINDS = {Kind.SMALLINT, Kind.INTEGER, Kind.BIGINT}
 
 
 class DuckDBDialect(PostgresStyleMerge):
@@ -314,7 +313,7 @@ class DuckDBDialect(PostgresStyleMerge):
         assert isinstance(stage, SpoolStage)
         data = set(self.data_columns(table))
         fields = [
-            Field(source, column.name, self._read_type(column), column.kind in _INTEGER_KINDS)
+            Field(source, column.name, self._read_type(column), column.kind)
             for source, column in zip(table.sources, table.columns, strict=True)
             if column.name in data
         ]

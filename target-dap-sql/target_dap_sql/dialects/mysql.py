@@ -80,7 +80,7 @@ from target_dap_sql.dialects.base import (
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import standard_quote
-from target_dap_sql.spool import Field, SpoolStage
+from target_dap_sql.spool import Field, SpoolStage, memory_reader
 from target_dap_sql.staging import StagingDir
 
 _BACKSLASH_ESCAPE = re.compile(r"\\(.)|''", re.S)
@@ -517,15 +517,7 @@ class MySQLDialect(Dialect):
     def reader(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB that types spooled records and writes them as CSV."""
         if self._reader is None:
-            self._reader = duckdb.connect(
-                ":memory:",
-                config={
-                    "memory_limit": self.options.duckdb_memory_limit,
-                    "threads": self.options.duckdb_threads,
-                    "preserve_insertion_order": False,  # see _load_warning
-                },
-            )
-            self._reader.execute("SET TimeZone = 'UTC'")
+            self._reader = memory_reader(self.options, ordered=False)  # see _load_warning
         return self._reader
 
     def _fields(self, table: LoadTable) -> list[tuple[Field, Column]]:
@@ -536,7 +528,7 @@ class MySQLDialect(Dialect):
                     source,
                     column.name,
                     _READ_TYPES.get(column.kind, "VARCHAR"),
-                    column.kind in _INTEGER_KINDS,
+                    column.kind,
                 ),
                 column,
             )
