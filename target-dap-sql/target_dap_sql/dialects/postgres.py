@@ -24,12 +24,18 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import SplitResult
 
+import adbc_driver_postgresql.dbapi as adbc
+import duckdb
 import orjson
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from psycopg.copy import Copy
 
 from target_dap_sql.batch_files import BatchFiles, BatchFilesStage
 from target_dap_sql.columns import (
+    BATCHED_AT,
+    DELETED_AT,
     STAGED_VALUE,
     TABLE_VERSION,
     Column,
@@ -38,12 +44,21 @@ from target_dap_sql.columns import (
     declared_length,
 )
 from target_dap_sql.database_url import DatabaseUrl, redact
-from target_dap_sql.dialects.base import LINE, LoadOptions, LoadTable, Stage, logger
+from target_dap_sql.dialects.base import (
+    LINE,
+    BatchFacts,
+    LoadOptions,
+    LoadTable,
+    Stage,
+    logger,
+)
 from target_dap_sql.dialects.pgstyle import PostgresStyleMerge
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import fit_name, standard_literal, standard_quote
+from target_dap_sql.parquet_files import ParquetFile
 from target_dap_sql.reader import without_nul
+from target_dap_sql.spool import Field, file_parts, memory_reader, read_error
 
 _JOINED = standard_quote("_sdc_joined")  # see PostgresDialect.joinable
 _TYPE_NAMES = {
@@ -89,6 +104,32 @@ _BINARY_KINDS = {
     Kind.DOUBLE: "float8",
     Kind.BOOLEAN: "bool",
 }
+# How DuckDB reads Parquet columns for the staging table (see `_stage_parquet`): as they
+# are COPYed; every other kind as text, cast by the merge like a record's text.
+_STAGE_READ_TYPES = {
+    Kind.SMALLINT: "BIGINT",
+    Kind.INTEGER: "BIGINT",
+    Kind.BIGINT: "BIGINT",
+    Kind.DOUBLE: "DOUBLE",
+    Kind.BOOLEAN: "BOOLEAN",
+}
+# How DuckDB reads Parquet columns for a binary COPY straight into the table (see
+# `load_new_rows`): as the Arrow type ADBC writes in the column type's binary form.
+_DIRECT_READ_TYPES = {
+    Kind.SMALLINT: "SMALLINT",
+    Kind.INTEGER: "INTEGER",
+    Kind.BIGINT: "BIGINT",
+    Kind.DOUBLE: "DOUBLE",
+    Kind.BOOLEAN: "BOOLEAN",
+    Kind.TIMESTAMP: "TIMESTAMP WITH TIME ZONE",  # with or without time zone: UTC microseconds
+    Kind.DATE: "DATE",
+    Kind.TEXT: "VARCHAR",
+    Kind.VARCHAR: "VARCHAR",
+    Kind.ENUM: "VARCHAR",  # an enum's binary form is its label
+    Kind.UUID: "UUID",
+    Kind.JSON: "JSON",
+}
+_ARROW_BATCH_ROWS = 65_536
 # VARCHAR too: an explicit cast to varchar(n) would cut a longer value, the assignment of
 # text to the column refuses it (and check_batch widens the column before that happens)
 _STAGED_AS_IS = {Kind.BIGINT, Kind.DOUBLE, Kind.BOOLEAN, Kind.TEXT, Kind.VARCHAR}
@@ -167,9 +208,17 @@ class PostgresStage(BatchFilesStage):
         self._copy_context: AbstractContextManager[Copy] | None = None
         self.copy_offset = 0
 
+    @property
+    def parquet(self) -> bool:
+        """Whether the batch is Parquet files (loaded at the merge, see `load_parquet`)."""
+        return any(batch.format == "parquet" for batch in self.batches)
+
     def add_files(self, batch: BatchFiles) -> None:
-        """Stream the files' records into the COPY now, as records (see the module doc)."""
+        """Stream JSON lines files' records into the COPY now, as records (see the module
+        doc); Parquet files wait for the merge."""
         super().add_files(batch)
+        if batch.format == "parquet":
+            return
         cleaned = False
         for position, text in self.file_rows(batch):
             try:
@@ -284,6 +333,8 @@ class PostgresDialect(PostgresStyleMerge):
             ) from error
         self.active_stage: PostgresStage | None = None
         self._stage_count = 0
+        self._reader: duckdb.DuckDBPyConnection | None = None  # Parquet files only
+        self._bulk: adbc.Connection | None = None
         # Staging tables are temp tables, cached in the session's temp_buffers (8 MB by
         # default): a batch that fits stays in memory instead of spilling to disk.
         self.execute("SET temp_buffers = '256MB'")
@@ -327,6 +378,10 @@ class PostgresDialect(PostgresStyleMerge):
 
     def close(self) -> None:
         self.connection.close()
+        if self._bulk is not None:
+            self._bulk.close()
+        if self._reader is not None:
+            self._reader.close()
 
     def claim_table(self, spec: TableSpec) -> None:
         """A session-level advisory lock per table, held until the run ends or dies."""
@@ -546,6 +601,8 @@ class PostgresDialect(PostgresStyleMerge):
         assert isinstance(stage, PostgresStage)
         if self.active_stage is stage:
             self.deactivate()
+        if stage.parquet:
+            self._stage_parquet(stage)
         self.execute("SAVEPOINT sdc_merge")  # so that a failure can be explained
         quote = self.quote
         values = [f"{_typed(c, quote(c.name))} AS {quote(c.name)}" for c in stage.columns]
@@ -631,6 +688,152 @@ class PostgresDialect(PostgresStyleMerge):
             self.execute("ROLLBACK TO SAVEPOINT sdc_new_keys")
             return False
         return True
+
+    # -- Parquet BATCH files ------------------------------------------------------------
+
+    @property
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory DuckDB that reads Parquet files (see `_stage_parquet`)."""
+        if self._reader is None:
+            self._reader = memory_reader(self.options, ordered=False)
+        return self._reader
+
+    def _read(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.reader.execute(sql).fetchall()
+
+    def _stage_parquet(self, stage: PostgresStage) -> None:
+        """Parquet files into the staging table: DuckDB reads them and renders the rows as
+        CSV (Arrow's writer), which one COPY loads. No Python per row."""
+        fields = [
+            Field(source, c.name, _STAGE_READ_TYPES.get(c.kind, "VARCHAR"), c.kind)
+            for source, c in zip(stage.sources, stage.columns, strict=True)
+        ]
+        select = " UNION ALL ".join(file_parts(stage, fields))
+        columns = (LINE, TABLE_VERSION, *(c.name for c in stage.columns))
+        names = ", ".join(self.quote(name) for name in columns)
+        options = pa_csv.WriteOptions(include_header=False)
+        with (
+            self.connection.cursor() as cursor,
+            cursor.copy(f"COPY {stage.relation} ({names}) FROM STDIN (FORMAT csv)") as copy,
+        ):
+            try:
+                for batch in self.reader.sql(select).to_arrow_reader(_ARROW_BATCH_ROWS):
+                    sink = pa.BufferOutputStream()
+                    pa_csv.write_csv(batch, sink, options)
+                    copy.write(memoryview(sink.getvalue()))
+            except duckdb.Error as error:
+                raise read_error(stage, fields, error) from error
+
+    def load_new_rows(self, table: LoadTable, stage: Stage) -> BatchFacts | None:
+        """Parquet files straight into a table that holds none of their keys: DuckDB reads
+        them as Arrow in the types of the table's columns, and ADBC's PostgreSQL driver
+        writes them with binary COPY, on a connection of its own.
+
+        An initial load thereby writes each row once (no staging table, no INSERT ...
+        SELECT: together half of its server time). DuckDB checks the batch first, as the
+        staged path's check would, and the check's DDL (a NOT NULL relaxed) commits
+        before the COPY, which would otherwise wait for its lock. A batch with deletes, a
+        column ADBC cannot write in the column's own binary form (inet, time, the official
+        client's arrays), or any failure of the COPY (a key already there, a value the
+        server refuses) leaves the batch to the staged path, which upserts it or names the
+        value it rejects; the COPY's own transaction is rolled back first.
+        """
+        if not isinstance(stage, PostgresStage) or not stage.parquet:
+            return None
+        direct = self._direct_values(stage)
+        if direct is None:
+            return None
+        needed = {*table.key, DELETED_AT} | {c.name for c in table.columns if not c.nullable}
+        needed |= {c.name for c in self.bounded_columns(table)}
+        checked = [
+            Field(source, c.name, _STAGE_READ_TYPES.get(c.kind, "VARCHAR"), c.kind)
+            for source, c in zip(stage.sources, stage.columns, strict=True)
+            if c.name in needed
+        ]
+        batch = f"({' UNION ALL '.join(file_parts(stage, checked))}) AS b"
+        try:
+            facts = self.check_batch(table, stage, batch, quote=standard_quote, query=self._read)
+        except duckdb.Error as error:
+            raise read_error(stage, checked, error) from error
+        if facts.deletes:
+            return None
+        self.commit()
+        fields, values = direct
+        now = self.execute("SELECT CAST(CURRENT_TIMESTAMP AS text)")[0][0]
+        select = (
+            f"SELECT {', '.join(values)}, {standard_quote(TABLE_VERSION)}, "
+            f"CAST({standard_literal(str(now))} AS TIMESTAMPTZ) AS {standard_quote(BATCHED_AT)} "
+            f"FROM ({' UNION ALL '.join(file_parts(stage, fields))}) AS d"
+        )
+        connection = self.bulk_connection
+        try:
+            with connection.cursor() as cursor:
+                reader = self.reader.sql(select).to_arrow_reader(_ARROW_BATCH_ROWS)
+                cursor.adbc_ingest(
+                    table.spec.name, reader, mode="append", db_schema_name=table.spec.schema
+                )
+            connection.commit()
+        except Exception as error:  # the staged path loads the batch or names what is wrong
+            with contextlib.suppress(Exception):
+                connection.rollback()
+            logger.debug("%s: binary COPY of new rows failed (%s); merging", table.label(), error)
+            return None
+        return facts
+
+    def _direct_values(self, stage: PostgresStage) -> tuple[list[Field], list[str]] | None:
+        """The fields DuckDB reads for `load_new_rows`, and each column's value as the
+        Arrow type whose binary COPY form is the column's own; None where a column has
+        none (it goes through the staged path's casts)."""
+        decimals = self._decimal_types(stage)
+        fields: list[Field] = []
+        values: list[str] = []
+        for source, column in zip(stage.sources, stage.columns, strict=True):
+            name = standard_quote(column.name)
+            read_type = _DIRECT_READ_TYPES.get(column.kind)
+            if column.kind == Kind.DECIMAL:
+                read_type = decimals.get(source)
+            if column.kind == Kind.DOUBLE and column.db_type not in (None, "double precision"):
+                read_type = None  # real: float4 on the wire
+            if read_type is None or column.conversion is not None:
+                return None
+            fields.append(Field(source, column.name, read_type, column.kind))
+            if column.kind == Kind.UUID:  # uuid's binary form: its 16 bytes
+                values.append(f"unhex(replace(CAST({name} AS VARCHAR), '-', '')) AS {name}")
+            elif column.kind == Kind.JSON and column.db_type in (None, "jsonb"):
+                # jsonb's binary form: a version byte (1), then the JSON text
+                values.append(f"'\\x01'::BLOB || encode(CAST({name} AS VARCHAR)) AS {name}")
+            elif column.kind == Kind.JSON:
+                values.append(f"CAST({name} AS VARCHAR) AS {name}")
+            else:
+                values.append(name)
+        return fields, values
+
+    @staticmethod
+    def _decimal_types(stage: PostgresStage) -> dict[str, str]:
+        """DuckDB's type of each decimal column that all the stage's files hold alike."""
+        seen: dict[str, set[str]] = {}
+        for batch in stage.batches:
+            for path in batch.paths:
+                for name, arrow in ParquetFile(
+                    path, label=stage.table.label(), line=batch.line
+                ).types.items():
+                    if pa.types.is_decimal(arrow):
+                        kind = f"DECIMAL({arrow.precision}, {arrow.scale})"
+                        seen.setdefault(name, set()).add(kind)
+        return {name: kinds.pop() for name, kinds in seen.items() if len(kinds) == 1}
+
+    @property
+    def bulk_connection(self) -> adbc.Connection:
+        """ADBC's PostgreSQL connection, for `load_new_rows` (opened on first use)."""
+        if self._bulk is None:
+            try:
+                self._bulk = adbc.connect(self.url.url)
+            except Exception as error:
+                raise TargetError(
+                    f"cannot connect to PostgreSQL at {self.url.redacted} for a bulk load: "
+                    f"{redact(str(error)).strip()}"
+                ) from error
+        return self._bulk
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         assert isinstance(stage, PostgresStage)
