@@ -66,6 +66,11 @@ class BatchFilesStage(Stage):
     def empty(self) -> bool:
         return not self.lines and not self.batches
 
+    @property
+    def parquet(self) -> bool:
+        """Whether the batch holds Parquet files (each dialect loads them at the merge)."""
+        return any(batch.format == "parquet" for batch in self.batches)
+
     def describe(self) -> str:
         files = sum(len(b.paths) for b in self.batches)
         return f"{super().describe()}, {files} BATCH files" if files else super().describe()

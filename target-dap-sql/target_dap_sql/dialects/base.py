@@ -611,6 +611,12 @@ class Dialect(abc.ABC):
             if c.kind == Kind.VARCHAR and c.length is not None and c.name not in widened
         ]
 
+    def checked_columns(self, table: LoadTable) -> set[str]:
+        """The columns `check_batch` reads: what a dialect that checks a batch before
+        loading it (`load_new_rows`) must read of it."""
+        columns = {*table.key, DELETED_AT} | {c.name for c in table.columns if not c.nullable}
+        return columns | {c.name for c in self.bounded_columns(table)}
+
     def check_batch(
         self,
         table: LoadTable,

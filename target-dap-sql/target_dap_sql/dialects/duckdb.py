@@ -22,7 +22,14 @@ import duckdb
 
 from target_dap_sql.columns import Column, Kind, TableSpec
 from target_dap_sql.database_url import DatabaseUrl
-from target_dap_sql.dialects.base import LINE, KeysRepeatedError, LoadOptions, LoadTable, Stage
+from target_dap_sql.dialects.base import (
+    LINE,
+    BatchFacts,
+    KeysRepeatedError,
+    LoadOptions,
+    LoadTable,
+    Stage,
+)
 from target_dap_sql.dialects.pgstyle import PostgresStyleMerge
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
@@ -309,14 +316,44 @@ class DuckDBDialect(PostgresStyleMerge):
             return "VARCHAR"
         return column.db_type or _TYPE_NAMES[column.kind]
 
-    def load_stage(self, table: LoadTable, stage: Stage) -> str:
-        assert isinstance(stage, SpoolStage)
+    def _fields(self, table: LoadTable) -> list[Field]:
         data = set(self.data_columns(table))
-        fields = [
+        return [
             Field(source, column.name, self._read_type(column), column.kind)
             for source, column in zip(table.sources, table.columns, strict=True)
             if column.name in data
         ]
+
+    def load_new_rows(self, table: LoadTable, stage: Stage) -> BatchFacts | None:
+        """Parquet files straight into a table that holds none of their keys: one INSERT
+        from `read_parquet`, no staging table (a quarter of an initial load's time).
+
+        The staged path's check runs on the files first. A batch with deletes takes the
+        staged path; a key already in the table, or a value the table's types refuse,
+        voids DuckDB's transaction, and the batch is redone from the start on the staged
+        path (`KeysRepeatedError`), which upserts it or names the value.
+        """
+        if not isinstance(stage, SpoolStage) or stage.lines or not stage.parquet:
+            return None
+        fields = self._fields(table)
+        needed = self.checked_columns(table)
+        checked = [f for f in fields if f.name in needed]
+        try:
+            facts = self.check_batch(table, stage, f"({stage.read_sql(checked)}) AS b")
+        except duckdb.Error as error:
+            self.rollback()  # the failed transaction would refuse the diagnosis queries
+            raise stage.read_error(self.connection, checked, error) from error
+        if facts.deletes:
+            return None
+        try:
+            self.execute(self.insert_rows(table, f"({stage.read_sql(fields)}) AS b"))
+        except duckdb.Error as error:
+            raise KeysRepeatedError from error
+        return facts
+
+    def load_stage(self, table: LoadTable, stage: Stage) -> str:
+        assert isinstance(stage, SpoolStage)
+        fields = self._fields(table)
         relation = self.quote("_sdc_stage")
         self.execute(f"DROP TABLE IF EXISTS {relation}")
         try:

@@ -568,8 +568,7 @@ class MySQLDialect(Dialect):
         naming the value it rejects).
         """
         assert isinstance(stage, MySQLStage)
-        needed = {*table.key, DELETED_AT} | {c.name for c in table.columns if not c.nullable}
-        needed |= {c.name for c in self.bounded_columns(table)}
+        needed = self.checked_columns(table)
         pairs = self._fields(table)
         checked = [f for f, c in pairs if c.name in needed]
         batch = f"({stage.read_sql(checked)}) AS b"

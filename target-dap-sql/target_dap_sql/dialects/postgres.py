@@ -35,7 +35,6 @@ from psycopg.copy import Copy
 from target_dap_sql.batch_files import BatchFiles, BatchFilesStage
 from target_dap_sql.columns import (
     BATCHED_AT,
-    DELETED_AT,
     STAGED_VALUE,
     TABLE_VERSION,
     Column,
@@ -207,11 +206,6 @@ class PostgresStage(BatchFilesStage):
         self._copy: Copy | None = None
         self._copy_context: AbstractContextManager[Copy] | None = None
         self.copy_offset = 0
-
-    @property
-    def parquet(self) -> bool:
-        """Whether the batch is Parquet files (loaded at the merge, see `load_parquet`)."""
-        return any(batch.format == "parquet" for batch in self.batches)
 
     def add_files(self, batch: BatchFiles) -> None:
         """Stream JSON lines files' records into the COPY now, as records (see the module
@@ -743,8 +737,7 @@ class PostgresDialect(PostgresStyleMerge):
         direct = self._direct_values(stage)
         if direct is None:
             return None
-        needed = {*table.key, DELETED_AT} | {c.name for c in table.columns if not c.nullable}
-        needed |= {c.name for c in self.bounded_columns(table)}
+        needed = self.checked_columns(table)
         checked = [
             Field(source, c.name, _STAGE_READ_TYPES.get(c.kind, "VARCHAR"), c.kind)
             for source, c in zip(stage.sources, stage.columns, strict=True)
