@@ -125,7 +125,7 @@ class ParquetFile:
             column, arrow_type = alias[field.source], self.types[field.source]
             read_as = _DUCKDB_TYPES.get(arrow_type)
             if is_nested(arrow_type) or field.kind == Kind.JSON:  # a JSON column's value
-                column, read_as = f"to_json({column})", "JSON"
+                column, read_as = _json(column, arrow_type), "JSON"
             exact = read_as == field.read_type
             values.append(field.checked(column, f"{base} + {row}", index, exact=exact))
         aliases = ", ".join([*alias.values(), row])
@@ -135,6 +135,25 @@ class ParquetFile:
             f"FROM read_parquet({literal(str(self.path))}, file_row_number = true) "
             f"AS p({aliases})"
         )
+
+
+def _json(column: str, arrow_type: pa.DataType) -> str:
+    """DuckDB's JSON of a Parquet value, objects without null members.
+
+    A struct holds every member the schema declares, so an object the source sent
+    without some member reads back with it null; a JSON merge patch onto `{}` drops null
+    members (at every depth of objects), which gives the object as the source sent it
+    (the same as a RECORD's) unless the source sent a member null explicitly. Objects in
+    a list are treated so one level down.
+    """
+    if pa.types.is_struct(arrow_type):
+        return f"json_merge_patch('{{}}', to_json({column}))"
+    if (pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)) and (
+        pa.types.is_struct(arrow_type.value_type)
+    ):
+        item = "json_merge_patch('{}', to_json(x))"
+        return f"to_json(list_transform({column}, lambda x: {item}))"
+    return f"to_json({column})"
 
 
 def records(path: Path) -> Iterator[dict[str, Any]]:
