@@ -769,7 +769,11 @@ class PostgresDialect(PostgresStyleMerge):
         except Exception as error:  # the staged path loads the batch or names what is wrong
             with contextlib.suppress(Exception):
                 connection.rollback()
-            logger.debug("%s: binary COPY of new rows failed (%s); merging", table.label(), error)
+            logger.debug(
+                "%s: binary COPY of new rows failed (%s); merging",
+                table.label(),
+                redact(str(error)),
+            )
             return None
         return facts
 
