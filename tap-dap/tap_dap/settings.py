@@ -258,6 +258,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "targets that load BATCH files.",
     ),
     th.Property(
+        "batch_messages",
+        th.BooleanType,
+        default=True,
+        description="With batch_config set, send BATCH messages. false sends RECORD messages "
+        "all the same: for a target that reads no BATCH messages, from a Meltano plugin "
+        "that inherits a batch_config it cannot unset (tap-dap--records in this project's "
+        "meltano.yml).",
+    ),
+    th.Property(
         "ca_bundle",
         th.StringType,
         description="Path to a CA bundle (PEM) to verify TLS certificates with, e.g. for a "
@@ -413,7 +422,7 @@ class Settings:
             request_timeout=float(config["request_timeout"]),
             verify=verify,
             batch=BatchSettings.from_config(raw_batch)
-            if (raw_batch := config.get("batch_config"))
+            if (raw_batch := config.get("batch_config")) and config["batch_messages"]
             else None,
             adopt_from=config.get("adopt_from") or None,
         )

@@ -153,6 +153,20 @@ def test_an_unsupported_batch_config_is_one_clear_line(
     assert "Traceback" not in run.stderr
 
 
+def test_batch_messages_false_sends_records_whatever_batch_config_says(
+    dap_sim: SimServer, tmp_path: Path
+) -> None:
+    """meltano.yml's tap-dap--records: a batch_config it inherits, and RECORD messages."""
+    config = sim_config(dap_sim, tables=["accounts"])
+    root = tmp_path / "batches"
+    batch = batch_config(root, "none", prefix="x-", file_format="parquet")
+    records = run_tap(tmp_path / "record", config)
+    run = run_tap(tmp_path / "off", {**config, "batch_config": batch, "batch_messages": False})
+    assert not run.of_type("BATCH")
+    assert run.records("canvas-accounts") == records.records("canvas-accounts")
+    assert not root.exists() or not list(root.iterdir())
+
+
 def test_about_lists_batch_config_and_the_batch_capability() -> None:
     done = subprocess.run([TAP, "--about", "--format", "json"], capture_output=True, check=True)
     about = json.loads(done.stdout)
