@@ -2,12 +2,14 @@
 
 The real Meltano CLI runs the real plugins (installed by `meltano install` from the
 repository's meltano.yml) against dap-sim; every canvas table must then equal
-`dap-sim dump`, on PostgreSQL and DuckDB, with soft and hard deletes, and Meltano's state
-must hold DAP's `until` bookmark.
+`dap-sim dump`, on PostgreSQL, DuckDB and MariaDB, with soft and hard deletes, and
+Meltano's state must hold DAP's `until` bookmark. As meltano.yml has it (Parquet BATCH
+files, removed once loaded), with RECORD messages, and with gzip JSONL BATCH files.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,17 @@ def batch_settings(batches: Path, file_format: str = "jsonl") -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("mode", ["record", "batch"])
+# RECORD messages: tap-dap--records' setting, over meltano.yml's BATCH default
+RECORDS = {"tap_dap_batch_messages": False}
+
+
+def default_batch_files(project: MeltanoProject) -> list[Path]:
+    """Files in meltano.yml's batch_config root (under the test's own .meltano)."""
+    root = project.sys_dir() / "run" / "tap-dap" / "batches"
+    return sorted(root.iterdir()) if root.exists() else []
+
+
+@pytest.mark.parametrize("mode", ["default", "record", "batch"])
 @pytest.mark.parametrize("hard_delete", [False, True], ids=["soft", "hard"])
 def test_snapshot_advance_increment(
     dap_sim_factory: Callable[..., SimServer],
@@ -80,6 +92,8 @@ def test_snapshot_advance_increment(
     sim = dap_sim_factory(scale=1000)
     project = MeltanoProject(tmp_path, sim, database_url)
     settings: dict[str, Any] = {"target_dap_sql_hard_delete": hard_delete}
+    if mode == "record":
+        settings.update(RECORDS)
     batches = tmp_path / "batches"
     if mode == "batch":
         batches.mkdir()
@@ -89,8 +103,11 @@ def test_snapshot_advance_increment(
     assert len(streams) == 90  # every canvas table (the demo environment's namespace)
     database = Database(database_url)
 
-    project.run(**settings)
+    output = project.run(**settings)
     assert_matches_dump(database, sim, schemas, streams, soft_deletes=not hard_delete)
+    if mode == "default":  # Parquet files came and were removed once loaded
+        assert re.search(r"[1-9]\d* batch manifests", output), output[-3000:]
+        assert default_batch_files(project) == []
     if mode == "batch":  # the rows came as files; the next run also removes its files
         assert list(batches.glob("e2e-*.jsonl.gz"))
         for loaded in batches.iterdir():
@@ -124,6 +141,8 @@ def test_tap_dap_into_meltanolabs_target_postgres(
     schemas = project.discovered_schemas()
     streams = ["canvas-accounts", "canvas-courses", "canvas-enrollments", "canvas-submissions"]
     settings: dict[str, Any] = {"tap_dap_tables": [s.split("-", 1)[1] for s in streams]}
+    if mode == "record":
+        settings.update(RECORDS)
     batches = tmp_path / "batches"
     if mode == "parquet":
         batches.mkdir()

@@ -8,10 +8,12 @@ A kill point is recognised by a line of the run's output or, on PostgreSQL and M
 a statement of the target blocked on a lock the test holds (DuckDB takes no lock from
 outside, so there the kill follows the line that says the step began or ended; on MariaDB
 the schema change is killed after its ALTER committed, before the rows that need it).
-Meltano and both plugins die together. After each kill no bookmark Meltano kept may be
-ahead of the rows; a later run resumes each job the state names; after each complete run
-every table equals `dap-sim dump`, each key once, with every bookmark at the simulator's
-current epoch.
+Meltano and both plugins die together. The whole life runs twice: with RECORD messages,
+and as meltano.yml has it, with Parquet BATCH files (one merge per file, so "mid-file"
+becomes "between two files of a job" and a merge is a file's). After each kill no
+bookmark Meltano kept may be ahead of the rows; a later run resumes each job the state
+names; after each complete run every table equals `dap-sim dump`, each key once, with
+every bookmark at the simulator's current epoch.
 
 A run after a crash needs `meltano run --force`: Meltano otherwise refuses to start a
 pipeline whose last run has not ended (until, five minutes on, it declares that run dead).
@@ -53,6 +55,10 @@ SNAPSHOT_BATCHES = {"target_dap_sql_batch_size_rows": 100}
 INCREMENT_FILES = {"rows_per_file": 50}
 INCREMENT_BATCHES = {"target_dap_sql_batch_size_rows": 20}
 COURSES_CHANGES = ["canvas.courses:add_column", "canvas.courses:add_enum_value"]
+# One BATCH file of submissions merged (each file merges on its own)
+MERGED_FILE = r"Merged 0 records, 1 BATCH files into (\S+\.)?canvas(\.|__)submissions"
+# RECORD messages: meltano.yml's tap-dap sends BATCH messages over Parquet files
+RECORDS = {"tap_dap_batch_messages": False}
 
 
 @dataclass
@@ -74,6 +80,11 @@ class Step:
     advance: list[list[str]] = field(default_factory=list)  # schema changes per advance
     resumable: str | None = None  # a stream whose job the state must name after the kill
     finished: list[str] = field(default_factory=list)  # streams bookmarked at the new epoch
+    # where the run dies when files come as BATCH messages (default: `kill`)
+    batch_kill: dict[str, Kill | None] | None = None
+
+    def kill_for(self, kind: str, *, batch: bool) -> Kill | None:
+        return (self.batch_kill if batch and self.batch_kill else self.kill)[kind]
 
 
 def everywhere(kill: Kill | None) -> dict[str, Kill | None]:
@@ -93,6 +104,7 @@ LIFE = [
         sim_options={"job_latency": 0.0},
         settings=SNAPSHOT_BATCHES,
         resumable="canvas-submissions",
+        batch_kill=everywhere(Kill(line=MERGED_FILE, count=2)),
     ),
     Step(
         "resumed snapshot killed between two tables",
@@ -117,6 +129,7 @@ LIFE = [
         everywhere(Kill(line=r"Merged 20 records into (\S+\.)?canvas(\.|__)submissions", count=2)),
         settings=INCREMENT_BATCHES,
         resumable="canvas-submissions",
+        batch_kill=everywhere(Kill(line=MERGED_FILE, count=2)),
         # their last records (fewer than a batch) must not hold back the bookmarks after them
         finished=["canvas-accounts", "canvas-courses"],
     ),
@@ -146,14 +159,14 @@ def wait_for_blocked_target(database: Database, run: LiveRun, timeout: float = 1
     raise AssertionError(f"the target never blocked on the lock:\n{run.output[-4000:]}")
 
 
-def run_step(project: MeltanoProject, database: Database, step: Step) -> str:
+def run_step(project: MeltanoProject, database: Database, step: Step, *, batch: bool) -> str:
     """Run the pipeline and kill it where the step says (or let it end); its output."""
-    kill = step.kill[database.kind]
+    kill = step.kill_for(database.kind, batch=batch)
     hold: AbstractContextManager[None] = (
         holding_lock(database, kill.lock) if kill and kill.lock else nullcontext()
     )
     with hold:
-        settings = {"tap_dap_tables": TABLES, **step.settings}
+        settings = {"tap_dap_tables": TABLES, **step.settings, **({} if batch else RECORDS)}
         run = LiveRun(project, "tap-dap", "target-dap-sql", force=True, **settings)
         if kill is None:
             code = run.finish()
@@ -175,10 +188,12 @@ def assert_jobs_resumed(output: str, jobs: dict[str, str], step: Step) -> None:
             assert f"resuming job {job_id}" in output, f"{step.name}: {stream} did not resume"
 
 
+@pytest.mark.parametrize("messages", ["record", "parquet"])
 @pytest.mark.parametrize("database_url", DATABASES, indirect=True)
 def test_a_pipeline_killed_again_and_again_ends_equal_to_the_truth(
-    dap_sim_factory: Callable[..., SimServer], database_url: str, tmp_path: Path
+    dap_sim_factory: Callable[..., SimServer], database_url: str, tmp_path: Path, messages: str
 ) -> None:
+    batch = messages == "parquet"
     database = Database(database_url)
     sim = dap_sim_factory()
     project = MeltanoProject(tmp_path, sim, database_url)
@@ -192,9 +207,9 @@ def test_a_pipeline_killed_again_and_again_ends_equal_to_the_truth(
             schemas = project.discovered_schemas()
         if step.sim_options:
             sim.set_options(**step.sim_options)
-        output = run_step(project, database, step)
+        output = run_step(project, database, step, batch=batch)
         assert_jobs_resumed(output, jobs, step)
-        if step.kill[database.kind] is None:
+        if step.kill_for(database.kind, batch=batch) is None:
             assert_table_truth(database, sim, schemas, STREAMS)
             positions = {s: b.get("replication_key_value") for s, b in bookmarks(project).items()}
             assert positions == dict.fromkeys(STREAMS, current_position(sim)), step.name
