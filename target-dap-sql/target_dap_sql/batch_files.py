@@ -56,11 +56,14 @@ class BatchFilesStage(Stage):
         super().__init__()
         self.table = table
         self.batches: list[BatchFiles] = []
+        self.parquet_rows = 0  # rows of the batches' Parquet files
         self.delete_batch_files = delete_batch_files
         self._merged_files: list[Path] = []  # BATCH files to delete after the commit
 
     def add_files(self, batch: BatchFiles) -> None:
         self.batches.append(batch)
+        if batch.format == "parquet":  # known from the footers, for progress and metrics
+            self.parquet_rows += sum(parquet_files.row_count(path) for path in batch.paths)
 
     @property
     def empty(self) -> bool:
@@ -73,13 +76,17 @@ class BatchFilesStage(Stage):
 
     def describe(self) -> str:
         files = sum(len(b.paths) for b in self.batches)
-        return f"{super().describe()}, {files} BATCH files" if files else super().describe()
+        if not files:
+            return super().describe()
+        rows = f" ({self.parquet_rows:,} rows)" if self.parquet else ""
+        return f"{super().describe()}, {files} BATCH files{rows}"
 
     def reset(self) -> None:
         super().reset()
         if self.delete_batch_files:
             self._merged_files += [p for b in self.batches for p in b.paths]
         self.batches = []
+        self.parquet_rows = 0
 
     def after_commit(self) -> None:
         files, self._merged_files = self._merged_files, []

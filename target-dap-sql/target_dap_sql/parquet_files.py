@@ -137,6 +137,15 @@ class ParquetFile:
         )
 
 
+def row_count(path: Path) -> int:
+    """Rows of a Parquet file by its footer; 0 for a file that has none (the merge names
+    what is wrong with it)."""
+    try:
+        return int(pq.read_metadata(path).num_rows)
+    except (OSError, pa.ArrowException):
+        return 0
+
+
 def _json(column: str, arrow_type: pa.DataType) -> str:
     """DuckDB's JSON of a Parquet value, objects without null members.
 

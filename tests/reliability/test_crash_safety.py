@@ -56,7 +56,7 @@ INCREMENT_FILES = {"rows_per_file": 50}
 INCREMENT_BATCHES = {"target_dap_sql_batch_size_rows": 20}
 COURSES_CHANGES = ["canvas.courses:add_column", "canvas.courses:add_enum_value"]
 # One BATCH file of submissions merged (each file merges on its own)
-MERGED_FILE = r"Merged 0 records, 1 BATCH files into (\S+\.)?canvas(\.|__)submissions"
+MERGED_FILE = r"Merged 0 records, 1 BATCH files \([\d,]+ rows\) into \S*canvas(\.|__)submissions"
 # RECORD messages: meltano.yml's tap-dap sends BATCH messages over Parquet files
 RECORDS = {"tap_dap_batch_messages": False}
 
