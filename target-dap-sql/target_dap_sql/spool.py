@@ -46,14 +46,17 @@ _NOT_CONVERTED = "target-dap-sql: does not convert"
 _NOT_CONVERTED_ERROR = re.compile(_NOT_CONVERTED + r": field (\d+) position (\d+) value (.*)")
 
 
-def memory_reader(options: LoadOptions, *, ordered: bool) -> duckdb.DuckDBPyConnection:
+def memory_reader(
+    options: LoadOptions, *, ordered: bool, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that reads batches for another database (in UTC); ``ordered``
-    keeps rows in input order (slower: DuckDB's threads then wait for each other)."""
+    keeps rows in input order (slower: DuckDB's threads then wait for each other);
+    ``threads`` (default: the `duckdb_threads` setting)."""
     reader = duckdb.connect(
         ":memory:",
         config={
             "memory_limit": options.duckdb_memory_limit,
-            "threads": options.duckdb_threads,
+            "threads": threads or options.duckdb_threads,
             "preserve_insertion_order": ordered,
         },
     )
