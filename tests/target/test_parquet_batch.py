@@ -119,3 +119,26 @@ def test_wider_integers_and_extra_columns_load(
     db.load(messages(schema_message(STREAM), batch))
     attempts = {r["id"]: r["attempt"] for r in db.rows("s.submissions", ["id", "attempt"])}
     assert attempts == {20: 1, 21: 2, 22: 3, 23: 4, 24: None}
+
+
+def test_nul_characters_are_removed_where_the_database_cannot_store_them(
+    db: Database, tmp_path: Path, valid_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As from RECORD messages: PostgreSQL's text holds no NUL; the others keep it."""
+    table = pq.read_table(valid_file)
+    index = table.schema.get_field_index("grade")
+    grades = pa.array(["A\x00+", "B", None, "C", "D"], pa.string())
+    nul = write(tmp_path / "nul.parquet", table.set_column(index, "grade", grades))
+    batch = {
+        "type": "BATCH",
+        "stream": STREAM,
+        "encoding": {"format": "parquet", "compression": "none"},
+        "manifest": [nul.as_uri()],
+        "version": 1,
+    }
+    db.load(messages(schema_message(STREAM), batch))
+    stored = {r["id"]: r["grade"] for r in db.rows("s.submissions", ["id", "grade"])}
+    expected = "A+" if db.kind == "postgresql" else "A\x00+"
+    assert stored == {20: expected, 21: "B", 22: None, 23: "C", 24: "D"}
+    if db.kind == "postgresql":
+        assert "removed NUL characters" in caplog.text

@@ -708,7 +708,30 @@ class PostgresDialect(PostgresStyleMerge):
             for source, c in zip(stage.sources, stage.columns, strict=True)
         ]
         select = " UNION ALL ".join(file_parts(stage, fields))
-        columns = (LINE, TABLE_VERSION, *(c.name for c in stage.columns))
+        self.execute("SAVEPOINT sdc_parquet")
+        try:
+            self._copy_csv(stage, fields, select)
+        except psycopg.errors.CharacterNotInRepertoire:  # NUL, which text cannot hold
+            self.execute("ROLLBACK TO SAVEPOINT sdc_parquet")
+            q = standard_quote
+            values = [
+                f"replace({q(f.name)}, chr(0), '') AS {q(f.name)}"
+                if f.read_type == "VARCHAR"
+                else q(f.name)
+                for f in fields
+            ]
+            cleaned = f"SELECT {q(LINE)}, {q(TABLE_VERSION)}, {', '.join(values)} FROM ({select})"
+            self._copy_csv(stage, fields, cleaned)
+            logger.warning(
+                "%s, BATCH file %s: removed NUL characters, which PostgreSQL cannot store",
+                stage.table.label(),
+                ", ".join(p.name for b in stage.batches for p in b.paths),
+            )
+
+    def _copy_csv(self, stage: PostgresStage, fields: list[Field], select: str) -> None:
+        """DuckDB's rows of ``select`` (position, version, fields) into the staging table,
+        as CSV written by Arrow, through one COPY."""
+        columns = (LINE, TABLE_VERSION, *(f.name for f in fields))
         names = ", ".join(self.quote(name) for name in columns)
         options = pa_csv.WriteOptions(include_header=False)
         with (
