@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from bench.duckdb_files import DuckDBFiles
 from bench.mariadb import MariaDB, MariaDBUnavailableError
 from bench.measure import CommandFailedError, Measurement, run_pipeline
 from bench.postgres import Postgres
@@ -40,6 +41,8 @@ MELTANO_BATCH = "meltano run (BATCH)"
 TARGET_POSTGRES = "tap-dap | target-postgres"
 INITDB = "dap initdb"
 SYNCDB = "dap syncdb"
+
+PARQUET = ("parquet", "none")  # the SDK's batch_config encoding; `none` writes snappy pages
 
 
 @dataclass
@@ -62,7 +65,7 @@ class Options:
 
 
 class Server(Protocol):
-    """A database server the benchmark loads into: PostgreSQL or MariaDB."""
+    """A database the benchmark loads into: PostgreSQL, MariaDB or DuckDB files."""
 
     name: str
 
@@ -94,13 +97,14 @@ class Bench:
     _sim: Simulator | None = None
     _snapshot_rows: int = 0
     _snapshot_at: str = ""
-    _recording: Path | None = None
+    _recordings: dict[str, Path] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.workdir = self.options.workdir
         self.tools = Tools(self.workdir)
         self.pg = Postgres(self.options.postgres_url)
         self.mariadb = MariaDB(self.options.mysql_url)
+        self.duckdb = DuckDBFiles(self.workdir)
         self.log = self.workdir / "tools.log"
 
     # -- the shared dataset of scenarios 1-4 ------------------------------------------------
@@ -189,14 +193,22 @@ class Bench:
         if found != expected and "rows" not in result.note:
             result.note += f"rows in the database {found:,} != {expected:,}; "
 
-    def recording(self) -> Path:
-        """The tap's Singer output for the submissions snapshot, recorded once (untimed)."""
-        if self._recording is None:
-            path = self.workdir / "submissions.singer"
-            self.progress("recording tap-dap's output for target-alone runs (untimed)")
-            run_pipeline([self.tools.tap_command(self.tap_config())], stdout=path, log=self.log)
-            self._recording = path
-        return self._recording
+    def recording(self, encoding: tuple[str, str] | None = None) -> Path:
+        """The tap's Singer output for the submissions snapshot, recorded once (untimed):
+        RECORD messages, or with ``encoding`` BATCH messages naming files in a folder of
+        the work directory, kept for every run."""
+        name = "-".join(encoding) if encoding else "record"
+        if name not in self._recordings:
+            config = self.tap_config()
+            if encoding is not None:
+                folder = self.workdir / f"batch-{name}"
+                folder.mkdir(exist_ok=True)
+                config["batch_config"] = _batch_config(str(folder), *encoding)
+            path = self.workdir / f"submissions-{name}.singer"
+            self.progress(f"recording tap-dap's output ({name}) for target-alone runs (untimed)")
+            run_pipeline([self.tools.tap_command(config)], stdout=path, log=self.log)
+            self._recordings[name] = path
+        return self._recordings[name]
 
     # -- scenario 1: tap-dap alone -----------------------------------------------------------
 
@@ -237,41 +249,34 @@ class Bench:
 
     # -- scenario 2: target-dap-sql alone ----------------------------------------------------
 
-    def servers(self) -> list[Server]:
-        return [self.pg, self.mariadb] if self.options.with_mariadb else [self.pg]
-
     def target_alone(self) -> None:
-        recording = self.recording()
         rows = self.snapshot_rows()
         scenario = "2 target alone"
-        for server in self.servers():
-            result = Result(scenario, f"target-dap-sql < file -> {server.name}", rows)
+        inputs: list[tuple[str, tuple[str, str] | None]] = [("file", None)]
+        if "batch" in self.tools.tap_capabilities():
+            inputs.append(("file (BATCH parquet)", PARQUET))
+        servers: list[Server] = [self.pg, self.mariadb] if self.options.with_mariadb else [self.pg]
+        for source, encoding in inputs:
+            for server in [*servers, self.duckdb]:
+                result = Result(scenario, f"target-dap-sql < {source} -> {server.name}", rows)
+                one_run = partial(self._target_run, server, encoding, result)
+                self._measure(result, self.options.runs, one_run)
 
-            def server_run(_: int, server: Server = server, result: Result = result) -> Measurement:
-                database = server.create("target")
-                try:
-                    command = self.tools.target_command(server.url(database))
-                    measurement = run_pipeline([command], stdin=recording, log=self.log)
-                    found = server.count(database, QUALIFIED, live_only=True)
-                    self._check_rows(result, found, rows)
-                    return measurement
-                finally:
-                    server.drop(database)
-
-            self._measure(result, self.options.runs, server_run)
-
-        duckdb = Result(scenario, "target-dap-sql < file -> DuckDB", rows)
-
-        def duckdb_run(index: int) -> Measurement:
-            path = self.workdir / f"target-{index}.duckdb"
-            path.unlink(missing_ok=True)
-            try:
-                command = self.tools.target_command(f"duckdb:///{path}")
-                return run_pipeline([command], stdin=recording, log=self.log)
-            finally:
-                path.unlink(missing_ok=True)
-
-        self._measure(duckdb, self.options.runs, duckdb_run)
+    def _target_run(
+        self, server: Server, encoding: tuple[str, str] | None, result: Result, _: int
+    ) -> Measurement:
+        """`target-dap-sql < recording` into a new database of ``server``, rows checked."""
+        recording = self.recording(encoding)  # recorded at the first run, untimed
+        # a BATCH recording's files are read by every run: none may delete them
+        settings = {"delete_batch_files": False} if encoding else {}
+        database = server.create("target")
+        try:
+            command = self.tools.target_command(server.url(database), **settings)
+            measurement = run_pipeline([command], stdin=recording, log=self.log)
+            self._check_rows(result, server.count(database, QUALIFIED, live_only=True), result.rows)
+            return measurement
+        finally:
+            server.drop(database)
 
     # -- scenario 3: the initial load into PostgreSQL and into MariaDB ----------------------
 
