@@ -90,24 +90,34 @@ def test_quick_bench_measures_our_tools(
     )
     assert mariadb["peak_rss_mb"]["target-dap-sql"] > 10
 
-    batched = rows.get(("3 initial load", "tap-dap (BATCH) | target-dap-sql"))
-    if batched is not None:  # present when the tap sends BATCH
-        assert batched["wall_s"] or batched["note"].startswith("not supported"), batched
+    batched = rows[("3 initial load", "tap-dap (BATCH jsonl.gz) | target-dap-sql")]
+    assert batched["note"] == "", batched["note"]
+    for scenario in ("3 initial load", "3 initial load, MariaDB"):
+        parquet = rows[(scenario, "tap-dap (BATCH parquet) | target-dap-sql")]
+        assert parquet["note"] == "" or _parquet_pending(parquet), parquet["note"]
 
     increment = rows[("4 increment", "tap-dap | target-dap-sql")]
     # about 10% updated + 1% deleted + the sim's own changes of one epoch
     assert 300 < increment["rows"] < 600, increment
     assert "asked for a job" not in increment["note"], increment["note"]
     assert increment["wall_s"] > 0
+    # plain SQL's increment applies the rows the pipe's increment changed: the same live rows
+    floor = rows[("4 increment", "PostgreSQL increment (floor)")]
+    assert floor["rows"] == increment["rows"]
+    assert "live rows" not in floor["note"] + increment["note"], floor["note"]
+    assert "rows in the database" not in floor["note"], floor["note"]  # all changes exported
+    assert increment["vs_floor"] == pytest.approx(
+        increment["rows_per_s"] / floor["rows_per_s"], 0.01
+    )
     table = [line for line in done.stdout.splitlines() if line.startswith("4 increment ")]
-    assert len(table) == 1, done.stdout  # the table is printed, one row per result
+    assert len(table) == 2, done.stdout  # the table is printed, one row per result
 
     again = subprocess.run(
         [sys.executable, "-m", "bench", "--render", str(out / "latest.json")],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
-    assert table[0] in again.stdout  # the same table, printed again from the JSON
+    assert all(line in again.stdout for line in table)  # the same rows, again from the JSON
 
 
 def test_mariadb_rows_fail_when_the_server_is_down(postgres_url: str, tmp_path: Path) -> None:
