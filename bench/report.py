@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.measure import Measurement
 
-OFFICIAL_TOOLS = ("dap initdb", "dap syncdb", "dap initdb --table all")
+OFFICIAL_TOOLS = ("dap initdb", "dap syncdb", "dap initdb --table all", "dap syncdb --table all")
 COPY_FLOOR = "PostgreSQL COPY (floor)"
 LOAD_DATA_FLOOR = "MariaDB LOAD DATA (floor)"
 INCREMENT_FLOOR = "PostgreSQL increment (floor)"

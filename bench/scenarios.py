@@ -2,8 +2,9 @@
 
 1 tap-dap alone; 2 target-dap-sql alone; 3 initial load of submissions into PostgreSQL
 and into MariaDB; 4 an increment (10% updated, 1% deleted), with plain SQL's floor; 5 the
-whole canvas namespace with the real rate limits. Scenarios 1-4 share a dataset whose
-submissions table has ``rows`` rows; scenario 5 has a dataset of its own.
+whole canvas namespace with the real rate limits: its initial load, then a refresh after
+one simulator epoch. Scenarios 1-4 share a dataset whose submissions table has ``rows``
+rows; scenario 5 has a dataset of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from bench import simulator
 from bench.duckdb_files import DuckDBFiles
 from bench.mariadb import MariaDB, MariaDBUnavailableError
 from bench.measure import CommandFailedError, Measurement, run_pipeline
@@ -36,6 +38,7 @@ INITIAL = "3 initial load"  # into PostgreSQL, with the COPY floor
 INITIAL_MARIADB = "3 initial load, MariaDB"  # a scenario of its own: its official row
 INCREMENT = "4 increment"
 NAMESPACE = "5 whole namespace"
+REFRESH = "5 namespace refresh"  # a scenario of its own: its official row is syncdb's
 
 MELTANO = "meltano run tap-dap target-dap-sql"
 PIPE = "tap-dap | target-dap-sql"
@@ -101,7 +104,8 @@ class Server(Protocol):
 
 @dataclass
 class Loaded:
-    """A database loaded at epoch 0 by one tool, kept as the template for the increment."""
+    """A database loaded at epoch 0 by one tool, kept for its increment (scenario 4 syncs
+    copies of it, scenario 5 refreshes it)."""
 
     database: str
     state: Path | None = None  # tap state (pipe) or Meltano's system database (meltano run)
@@ -592,6 +596,7 @@ class Bench:
         shutil.rmtree(data, ignore_errors=True)
         self.progress(f"dap-sim: whole canvas namespace at scale {opts.namespace_scale:,}")
         tools = self.ours()[:1] + ([INITDB] if opts.with_official else [])
+        loaded: dict[str, Loaded] = {}
         measured_rows: dict[str, int] = {}
         for tool in tools:
             result = Result(NAMESPACE, _whole(tool), 0)
@@ -600,17 +605,51 @@ class Bench:
                 index: int, sim: Simulator, tool: str = tool, result: Result = result
             ) -> Measurement:
                 database = self.pg.create("namespace")
-                try:
-                    measured, _ = self._load(tool, self.pg, database, index, sim=sim)
-                    rows = self.pg.schema_rows(database, "canvas", live_only=tool != INITDB)
-                    measured_rows[tool] = result.rows = rows
-                    return measured
-                finally:
-                    self.pg.drop(database)
+                measured, loaded[tool] = self._load(tool, self.pg, database, index, sim=sim)
+                rows = self.pg.schema_rows(database, "canvas", live_only=tool != INITDB)
+                measured_rows[tool] = result.rows = rows
+                return measured
 
             self._rate_limited(data, result, load)
         if len(set(measured_rows.values())) > 1:
             self.progress(f"  WARNING: rows loaded differ between tools: {measured_rows}")
+        self._refresh(data, tools, loaded)
+
+    def _refresh(self, data: Path, tools: list[str], loaded: dict[str, Loaded]) -> None:
+        """One `dap-sim advance`, then each tool's refresh of what it loaded, from its
+        state: ours by `meltano run`, the official client by `dap syncdb --table all`."""
+        advanced = simulator.advance(data)
+        self.settings["sim_advance_namespace"] = advanced  # the epoch, and any schema bump
+        for line in advanced:
+            self.progress(f"dap-sim advance: {line}")
+        rows = simulator.changed_rows(data)
+        live: dict[str, int] = {}
+        results: list[Result] = []
+        for initial in tools:
+            tool = SYNC_OF.get(initial, initial)
+            result = Result(REFRESH, _whole(tool), rows)
+            results.append(result)
+            if initial not in loaded:
+                result.note = "not measured: its initial load failed"
+                self.results.append(result)
+                continue
+
+            def sync(
+                index: int,
+                sim: Simulator,
+                tool: str = tool,
+                source: Loaded = loaded[initial],
+                result: Result = result,
+            ) -> Measurement:
+                measured = self._sync(tool, source.database, source, index, sim=sim)
+                soft = tool != SYNCDB
+                live[result.tool] = self.pg.schema_rows(source.database, "canvas", live_only=soft)
+                return measured
+
+            self._rate_limited(data, result, sync)
+        for source in loaded.values():
+            self.pg.drop(source.database)
+        self._compare_live(live, results, "after the refresh")
 
     def _rate_limited(
         self, data: Path, result: Result, one_run: Callable[[int, Simulator], Measurement]
@@ -638,7 +677,7 @@ class Bench:
             (2, "target-dap-sql alone", self.target_alone),
             (3, "initial load", self.initial_load),
             (4, "increment", self.increment),
-            (5, "whole namespace", self.namespace),
+            (5, "whole namespace, then its refresh", self.namespace),
         ]
         try:
             for number, title, step in steps:
