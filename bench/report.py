@@ -13,11 +13,13 @@ from typing import Any
 
 from bench.measure import Measurement
 
-OFFICIAL_TOOLS = ("dap initdb", "dap syncdb", "dap initdb --table all")
+OFFICIAL_TOOLS = ("dap initdb", "dap syncdb", "dap initdb --table all", "dap syncdb --table all")
 COPY_FLOOR = "PostgreSQL COPY (floor)"
 LOAD_DATA_FLOOR = "MariaDB LOAD DATA (floor)"
-# each database's fastest bulk load of the same rows into an empty table with its key
-FLOORS = (COPY_FLOOR, LOAD_DATA_FLOOR)
+INCREMENT_FLOOR = "PostgreSQL increment (floor)"
+# each database's fastest bulk load of the same rows into an empty table with its key;
+# for an increment, plain SQL's fastest way to apply the changed rows (scenario 4)
+FLOORS = (COPY_FLOOR, LOAD_DATA_FLOOR, INCREMENT_FLOOR)
 
 
 @dataclass

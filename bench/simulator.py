@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
+from dap_sim import catalog
+from dap_sim.dataset import Dataset
+from dap_sim.tables import World
 from dap_sim.testing import SimServer, start_sim
 
 # The official client's queries (dap 2.x, replicator/sql_op_init.py and sql_op_sync.py),
@@ -122,3 +127,26 @@ class Simulator:
         self._session.close()
         self.sim.close()
         shutil.rmtree(self.sim.data_dir / "jobs", ignore_errors=True)
+
+
+def advance(data_dir: Path) -> list[str]:
+    """`dap-sim advance --data DIR` with no option: one epoch of the simulator's own
+    inserts, updates and deletes in every table (the seed decides on a schema change, as
+    DAP's refreshes sometimes bring one); returns what it printed (the epoch, any bump)."""
+    command = [str(Path(sys.executable).parent / "dap-sim"), "advance", "--data", str(data_dir)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
+    return done.stdout.splitlines()
+
+
+def changed_rows(data_dir: Path, namespace: str = "canvas") -> int:
+    """Rows in the increment from the previous epoch to the current one, over every table
+    of ``namespace``: the lines of the incremental jobs a refresh downloads, computed from
+    the dataset as the simulator computes them (untimed)."""
+    dataset = Dataset.load(data_dir)
+    world = World(dataset)
+    epoch = dataset.epoch
+    since, until = dataset.clock_ms(epoch - 1), dataset.clock_ms(epoch)
+    return sum(
+        sum(1 for _ in world.table(namespace, table).changes(epoch, since, until))
+        for table in catalog.table_names(namespace)
+    )

@@ -65,8 +65,11 @@ class Tools:
         command = [self.tap, "--config", self.config("tap", config)]
         return [*command, "--state", str(state)] if state else command
 
-    def target_command(self, database_url: str) -> list[str]:
-        return [self.target, "--config", self.config("target", {"database_url": database_url})]
+    def target_command(self, database_url: str, **settings: Any) -> list[str]:
+        """target-dap-sql into ``database_url``; ``settings`` only where a scenario needs
+        one to work at all (never to tune it)."""
+        config = {"database_url": database_url, **settings}
+        return [self.target, "--config", self.config("target", config)]
 
     def target_postgres_command(self, database_url: str) -> list[str]:
         url = database_url.replace("postgresql://", "postgresql+psycopg://")
