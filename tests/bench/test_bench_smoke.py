@@ -14,19 +14,12 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import MYSQL_ADMIN_URL, PG_ADMIN_URL
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _parquet_pending(result: dict[str, Any]) -> bool:
-    """A Parquet BATCH row failed because target-dap-sql does not load Parquet files yet
-    (issue 15, the target's part): such rows fail visibly, saying so, until it does."""
-    return "BATCH parquet" in result["tool"] and "format 'parquet'" in result["note"]
 
 
 def _quick_bench(out: Path, scenarios: str, mysql_url: str) -> subprocess.CompletedProcess[str]:
@@ -48,8 +41,8 @@ def test_quick_bench_measures_our_tools(
     assert "== scenario 4 done" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads((out / "latest.json").read_text())
     failed = [r for r in results["results"] if r["note"].startswith("failed")]
-    assert done.returncode == (1 if failed else 0), done.stdout[-3000:] + done.stderr[-3000:]
-    assert all(_parquet_pending(r) for r in failed), failed
+    assert not failed, failed
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     if importlib.util.find_spec("matplotlib"):  # a bench-only dependency (`make bench`)
         assert (out / "latest.png").stat().st_size > 1000
     else:
@@ -72,7 +65,7 @@ def test_quick_bench_measures_our_tools(
         assert target["note"] == "", target["note"]  # no row-count mismatch, no failure
         assert target["peak_rss_mb"]["target-dap-sql"] > 10
         parquet = rows[("2 target alone", f"target-dap-sql < file (BATCH parquet) -> {database}")]
-        assert parquet["note"] == "" or _parquet_pending(parquet), parquet["note"]
+        assert parquet["note"] == "", parquet["note"]
 
     initial = rows[("3 initial load", "tap-dap | target-dap-sql")]
     assert initial["rows"] == 3000
@@ -94,7 +87,7 @@ def test_quick_bench_measures_our_tools(
     assert batched["note"] == "", batched["note"]
     for scenario in ("3 initial load", "3 initial load, MariaDB"):
         parquet = rows[(scenario, "tap-dap (BATCH parquet) | target-dap-sql")]
-        assert parquet["note"] == "" or _parquet_pending(parquet), parquet["note"]
+        assert parquet["note"] == "", parquet["note"]
 
     increment = rows[("4 increment", "tap-dap | target-dap-sql")]
     # about 10% updated + 1% deleted + the sim's own changes of one epoch
