@@ -6,7 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # One pytest worker per core: every test has its own database, dap-sim and Meltano dirs.
-PYTEST_ARGS ?= -n auto
+# The slowest tests are listed at the end, to watch CI's time budget.
+PYTEST_ARGS ?= -n auto --durations=25
 PACKAGE_FILES := pyproject.toml tap-dap/pyproject.toml target-dap-sql/pyproject.toml dap-sim/pyproject.toml
 
 .PHONY: help venv lint typecheck pytest test demo bench clean
