@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import gzip
 import random
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from tests.target.harness import Database, messages
+from tests.target.harness import Database, actual_value, messages
 from tests.target.parquet_data import write_parquet_file
 from tests.target.singer_data import DAP_SCHEMAS, load_dap_table, sample_record
 
@@ -65,6 +67,7 @@ def as_batch(
     gzipped: bool,
     files: int = 2,
     parquet: bool = False,
+    schema: dict[str, Any] = SCHEMA,
 ) -> dict[str, Any]:
     """One BATCH message over `files` files holding the records in order (JSON lines, or
     Parquet typed by the schema as tap-dap writes it)."""
@@ -75,7 +78,7 @@ def as_batch(
         part = records[i * size : (i + 1) * size]
         if parquet:
             path = folder / f"{stream}-{first + i}.parquet"
-            manifest.append(write_parquet_file(path, part, SCHEMA, gzipped=gzipped))
+            manifest.append(write_parquet_file(path, part, schema, gzipped=gzipped))
         else:
             path = folder / f"{stream}-{first + i}.jsonl{'.gz' if gzipped else ''}"
             manifest.append(write_batch_file(path, part, gzipped=gzipped))
@@ -186,22 +189,64 @@ def test_delete_batch_files_after_commit(db: Database, tmp_path: Path) -> None:
     assert len(db.rows("s.submissions", ["id"])) == 20
 
 
-def test_batch_through_the_sdk_path_with_validation(db: Database, tmp_path: Path) -> None:
-    """`validate_records` reads BATCH files record by record, and validates them."""
+SDK_SCHEMA = {
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "points": {"type": ["number", "null"], "multipleOf": 0.01, "minimum": 0},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+        "settings": {
+            "type": ["object", "null"],
+            "properties": {"hide": {"type": "boolean"}, "note": {"type": "string"}},
+            "additionalProperties": False,  # a struct in Parquet, as tap-dap writes it
+        },
+    }
+}
+
+
+@pytest.mark.parametrize("parquet", [False, True], ids=["jsonl", "parquet"])
+def test_batch_through_the_sdk_path_with_validation(
+    db: Database, tmp_path: Path, parquet: bool
+) -> None:
+    """`validate_records` reads BATCH files record by record (Parquet values back as
+    JSON's: decimals as numbers, date-times as text), and validates them."""
     stream = "s-courses"
     schema = {
         "type": "SCHEMA",
         "stream": stream,
-        "schema": {"properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+        "schema": SDK_SCHEMA,
         "key_properties": ["id"],
     }
-    records = [{"id": i, "name": f"course {i}"} for i in range(20)]
-    batch = as_batch(stream, records, 1, tmp_path, gzipped=True)
-    db.load(messages(schema, batch), validate_records=True)
-    stored = {row["id"]: row["name"] for row in db.rows("s.courses", ["id", "name"])}
-    assert stored == {r["id"]: r["name"] for r in records}
-    bad = as_batch(stream, [{"id": 1, "name": 7}], 1, tmp_path, gzipped=False, files=1)
-    with pytest.raises(Exception, match="7 is not of type 'string'"):
+    records = [
+        {
+            "id": i,
+            "name": f"course {i}",
+            "points": round(i * 1.25, 2),
+            "created_at": f"2024-05-{i + 1:02d}T10:00:00.123000+00:00",
+            "settings": {"hide": i % 2 == 0, "note": "x"} if i % 3 else None,
+        }
+        for i in range(20)
+    ]
+    write = partial(as_batch, parquet=parquet, schema=SDK_SCHEMA)
+    db.load(
+        messages(schema, write(stream, records, 1, tmp_path, gzipped=True)), validate_records=True
+    )
+    columns = ["id", "name", "points", "created_at", "settings"]
+    stored = {row["id"]: row for row in db.rows("s.courses", columns)}
+    assert {i: (r["name"], r["points"]) for i, r in stored.items()} == {
+        r["id"]: (r["name"], pytest.approx(r["points"])) for r in records
+    }
+    assert stored[3]["created_at"] == datetime(2024, 5, 4, 10, 0, 0, 123000, tzinfo=UTC)
+    settings = SDK_SCHEMA["properties"]["settings"]
+    assert [actual_value(settings, stored[i]["settings"]) for i in (0, 1, 2)] == [
+        None,
+        {"hide": False, "note": "x"},
+        {"hide": True, "note": "x"},
+    ]
+    bad = write(
+        stream, [{"id": 1, "name": "x", "points": -1.25}], 1, tmp_path, gzipped=False, files=1
+    )
+    with pytest.raises(Exception, match=r"-1\.25 is less than the minimum of 0"):
         db.load(messages(schema, bad), validate_records=True)
 
 

@@ -80,7 +80,7 @@ def test_a_column_of_a_type_that_cannot_hold_its_values(
     error = load_after_a_good_file(db, tmp_path, bad)
     assert "text-attempt.parquet" in str(error)
     assert "column 'attempt'" in str(error)
-    assert "holds string" in str(error)
+    assert "holds VARCHAR" in str(error)
 
 
 def test_a_value_too_large_for_its_column_names_the_record(

@@ -839,12 +839,11 @@ class PostgresDialect(PostgresStyleMerge):
         seen: dict[str, set[str]] = {}
         for batch in stage.batches:
             for path in batch.paths:
-                for name, arrow in ParquetFile(
+                for name, db_type in ParquetFile(
                     path, label=stage.table.label(), line=batch.line
                 ).types.items():
-                    if pa.types.is_decimal(arrow):
-                        kind = f"DECIMAL({arrow.precision}, {arrow.scale})"
-                        seen.setdefault(name, set()).add(kind)
+                    if db_type.startswith("DECIMAL("):
+                        seen.setdefault(name, set()).add(db_type)
         return {name: kinds.pop() for name, kinds in seen.items() if len(kinds) == 1}
 
     @property
