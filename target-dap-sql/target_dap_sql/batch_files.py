@@ -74,6 +74,11 @@ class BatchFilesStage(Stage):
         """Whether the batch holds Parquet files (each dialect loads them at the merge)."""
         return any(batch.format == "parquet" for batch in self.batches)
 
+    @property
+    def reads_json(self) -> bool:
+        """Whether the batch holds records or JSON lines files (not only Parquet)."""
+        return bool(self.lines) or any(batch.format != "parquet" for batch in self.batches)
+
     def describe(self) -> str:
         files = sum(len(b.paths) for b in self.batches)
         if not files:

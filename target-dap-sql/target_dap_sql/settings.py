@@ -112,12 +112,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "duckdb_memory_limit",
         th.StringType,
-        default="512MB",
         description=(
-            "Memory DuckDB's buffer manager may use: for the database itself (a DuckDB "
-            "database) and for reading batches (DuckDB and MySQL databases; DuckDB's own "
-            "default is 80% of RAM). Larger batches spill to a temporary directory "
-            "beyond it."
+            "Memory DuckDB's buffer manager may use (such as 256MB; DuckDB's own default "
+            "is 80% of RAM): for the database itself (a DuckDB database) and for reading "
+            "batches (DuckDB and MySQL databases, and Parquet files for PostgreSQL); "
+            "batches spill to a temporary directory beyond it. Unset: 112MB while the "
+            "batches are Parquet files, 512MB from the first batch of records or JSON "
+            "lines files on (DuckDB's JSON reader needs more), and a batch that runs out "
+            "of memory under 112MB is redone under 512MB."
         ),
     ),
     th.Property(
@@ -163,7 +165,7 @@ def load_options(config: Mapping[str, Any]) -> LoadOptions:
         load_method=LoadMethod(config["load_method"]),
         hard_delete=bool(config["hard_delete"]),
         enum_as_text=config["enum_as"] == "text",
-        duckdb_memory_limit=str(config["duckdb_memory_limit"]),
+        duckdb_memory_limit=config.get("duckdb_memory_limit") or None,
         duckdb_threads=int(config["duckdb_threads"]),
         delete_batch_files=bool(config["delete_batch_files"]),
         mysql_namespace_as=str(config["mysql_namespace_as"]),

@@ -27,6 +27,7 @@ import orjson
 from target_dap_sql.batch_files import BATCH_BASE, FILE_SHIFT, BatchFilesStage
 from target_dap_sql.columns import TABLE_VERSION, Kind
 from target_dap_sql.dialects.base import LINE, LoadOptions, LoadTable
+from target_dap_sql.duckdb_memory import DuckDBMemory
 from target_dap_sql.errors import TargetError
 from target_dap_sql.identifiers import standard_literal as literal
 from target_dap_sql.identifiers import standard_quote as quote
@@ -47,15 +48,15 @@ _NOT_CONVERTED_ERROR = re.compile(_NOT_CONVERTED + r": field (\d+) position (\d+
 
 
 def memory_reader(
-    options: LoadOptions, *, ordered: bool, threads: int | None = None
+    options: LoadOptions, memory: DuckDBMemory, *, ordered: bool, threads: int | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that reads batches for another database (in UTC); ``ordered``
-    keeps rows in input order (slower: DuckDB's threads then wait for each other);
-    ``threads`` (default: the `duckdb_threads` setting)."""
+    """An in-memory DuckDB that reads batches for another database (in UTC), within
+    ``memory``'s limit; ``ordered`` keeps rows in input order (slower: DuckDB's threads
+    then wait for each other); ``threads`` (default: the `duckdb_threads` setting)."""
     reader = duckdb.connect(
         ":memory:",
         config={
-            "memory_limit": options.duckdb_memory_limit,
+            "memory_limit": memory.limit,
             "threads": threads or options.duckdb_threads,
             "preserve_insertion_order": ordered,
         },

@@ -81,6 +81,11 @@ Staging (a `Stage` per table and lane, reused batch after batch)
   input line and column. raw_relation (default: the loaded one) for NULL checks;
   explain_failure (default None) turns a failed merge into such an error;
   clear_stage(table, stage), drop_stage(table, stage).
+  fit_memory(stage) (default no-op): size the connection's memory for the batch before
+  its merge; retry_with_more_memory(error) (default False): after a merge that failed
+  for memory, give more and say whether to redo the batch (it is rolled back first).
+  A database that reads batches with DuckDB keeps DuckDB's buffer pool small this way
+  (`duckdb_memory.py`).
 
 Merge statements (run by `merge`, which owns the order and the transaction)
   keys_repeat(table, staged) -> bool: does a key occur twice in the batch?
@@ -149,7 +154,7 @@ class LoadOptions:
     load_method: LoadMethod
     hard_delete: bool
     enum_as_text: bool
-    duckdb_memory_limit: str
+    duckdb_memory_limit: str | None  # None: per batch (duckdb_memory.py)
     duckdb_threads: int
     delete_batch_files: bool
     mysql_namespace_as: str  # "prefix" or "database"
@@ -427,6 +432,15 @@ class Dialect(abc.ABC):
         """A message naming the line (and column) a failed merge choked on, where findable."""
         return None
 
+    def fit_memory(self, stage: Stage) -> None:
+        """Size the connection's memory for reading this batch, before its merge."""
+        return
+
+    def retry_with_more_memory(self, error: Exception) -> bool:
+        """Whether a merge that failed with ``error`` ran out of memory that is now raised,
+        so that the batch (rolled back) may be redone."""
+        return False
+
     @abc.abstractmethod
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         """Empty the stage for the next batch (inside the batch transaction)."""
@@ -550,14 +564,21 @@ class Dialect(abc.ABC):
         if stage.empty:
             return
         try:
+            self.fit_memory(stage)
             before = self.memory.saved()
-            try:
-                self._merge_once(table, stage)
-            except KeysRepeatedError:  # the transaction is void: start the batch over
-                self.rollback()
-                self.memory.restore(before)
-                self.memory.new_keys_only.discard(table.qualified)
-                self._merge_once(table, stage)
+            while True:  # each redo is for a reason that cannot happen twice
+                try:
+                    self._merge_once(table, stage)
+                    break
+                except KeysRepeatedError:  # the transaction is void: start the batch over
+                    self.rollback()
+                    self.memory.restore(before)
+                    self.memory.new_keys_only.discard(table.qualified)
+                except Exception as error:
+                    if not self.retry_with_more_memory(error):
+                        raise
+                    self.rollback()
+                    self.memory.restore(before)
         except TargetError:
             self.rollback()
             raise

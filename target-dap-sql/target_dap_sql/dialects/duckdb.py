@@ -31,6 +31,7 @@ from target_dap_sql.dialects.base import (
     Stage,
 )
 from target_dap_sql.dialects.pgstyle import PostgresStyleMerge
+from target_dap_sql.duckdb_memory import DuckDBMemory
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.spool import Field, SpoolStage
@@ -89,6 +90,7 @@ class DuckDBDialect(PostgresStyleMerge):
 
     def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
         super().__init__(url, options)
+        self.duckdb_memory = DuckDBMemory(options.duckdb_memory_limit)
         assert url.path is not None
         try:
             url.path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +100,7 @@ class DuckDBDialect(PostgresStyleMerge):
                 str(url.path),
                 config={
                     "preserve_insertion_order": False,
-                    "memory_limit": options.duckdb_memory_limit,
+                    "memory_limit": self.duckdb_memory.limit,
                     "threads": options.duckdb_threads,
                 },
             )
@@ -389,6 +391,12 @@ class DuckDBDialect(PostgresStyleMerge):
                 raise
             raise KeysRepeatedError from error  # DuckDB aborts the whole transaction
         return True
+
+    def fit_memory(self, stage: Stage) -> None:
+        self.duckdb_memory.fit(self.connection, stage)
+
+    def retry_with_more_memory(self, error: Exception) -> bool:
+        return self.duckdb_memory.grow_after(self.connection, error)
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         self.execute(f"DROP TABLE IF EXISTS {self.quote('_sdc_stage')}")

@@ -77,6 +77,7 @@ from target_dap_sql.dialects.base import (
     Stage,
     logger,
 )
+from target_dap_sql.duckdb_memory import DuckDBMemory
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import standard_quote
@@ -204,6 +205,7 @@ class MySQLDialect(Dialect):
 
     def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
         super().__init__(url, options)
+        self.duckdb_memory = DuckDBMemory(options.duckdb_memory_limit)
         parts = urlsplit(url.url)
         settings: dict[str, Any] = {
             k: (v.lower() in ("1", "true", "yes") if k.startswith("ssl_verify") else v)
@@ -517,7 +519,8 @@ class MySQLDialect(Dialect):
     def reader(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB that types spooled records and writes them as CSV."""
         if self._reader is None:
-            self._reader = memory_reader(self.options, ordered=False)  # see _load_warning
+            # unordered: see _load_warning
+            self._reader = memory_reader(self.options, self.duckdb_memory, ordered=False)
         return self._reader
 
     def _fields(self, table: LoadTable) -> list[tuple[Field, Column]]:
@@ -629,7 +632,8 @@ class MySQLDialect(Dialect):
             raise
         writer.finish(load_failed=False)
         if writer.error is not None:
-            raise stage.read_error(self.reader, [f for f, _ in pairs], writer.error)
+            fields = [f for f, _ in pairs]
+            raise stage.read_error(self.reader, fields, writer.error) from writer.error
         return not warnings and loaded == writer.written
 
     def _csv_sql(self, stage: SpoolStage, pairs: list[tuple[Field, Column]]) -> str:
@@ -688,6 +692,12 @@ class MySQLDialect(Dialect):
             "batch was loaded)",
             line=stage.line_of(position),
         )
+
+    def fit_memory(self, stage: Stage) -> None:
+        self.duckdb_memory.fit(self._reader, stage)
+
+    def retry_with_more_memory(self, error: Exception) -> bool:
+        return self.duckdb_memory.grow_after(self._reader, error)
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         assert isinstance(stage, MySQLStage)

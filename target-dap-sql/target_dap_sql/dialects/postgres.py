@@ -52,6 +52,7 @@ from target_dap_sql.dialects.base import (
     logger,
 )
 from target_dap_sql.dialects.pgstyle import PostgresStyleMerge
+from target_dap_sql.duckdb_memory import DuckDBMemory
 from target_dap_sql.errors import TargetError
 from target_dap_sql.evolution import ExistingTable, Plan
 from target_dap_sql.identifiers import fit_name, standard_literal, standard_quote
@@ -323,6 +324,7 @@ class PostgresDialect(PostgresStyleMerge):
 
     def __init__(self, url: DatabaseUrl, options: LoadOptions) -> None:
         super().__init__(url, options)
+        self.duckdb_memory = DuckDBMemory(options.duckdb_memory_limit)  # the Parquet reader's
         try:
             self.connection = psycopg.connect(url.url, autocommit=False, connect_timeout=15)
         except psycopg.Error as error:
@@ -694,7 +696,9 @@ class PostgresDialect(PostgresStyleMerge):
     def reader(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB that reads Parquet files (see `_stage_parquet`)."""
         if self._reader is None:
-            self._reader = memory_reader(self.options, ordered=False, threads=_READER_THREADS)
+            self._reader = memory_reader(
+                self.options, self.duckdb_memory, ordered=False, threads=_READER_THREADS
+            )
         return self._reader
 
     def _read(self, sql: str) -> list[tuple[Any, ...]]:
@@ -858,6 +862,9 @@ class PostgresDialect(PostgresStyleMerge):
                     f"{redact(str(error)).strip()}"
                 ) from error
         return self._bulk
+
+    def retry_with_more_memory(self, error: Exception) -> bool:
+        return self.duckdb_memory.grow_after(self._reader, error)  # records need no DuckDB
 
     def clear_stage(self, table: LoadTable, stage: Stage) -> None:
         assert isinstance(stage, PostgresStage)
