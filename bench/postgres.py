@@ -60,6 +60,16 @@ class Postgres:
             row = connection.execute(query).fetchone()
         return int(row[0]) if row else 0
 
+    def count_ids(self, database: str, table: str, ids: list[int]) -> int:
+        """Rows of ``schema.table`` whose `id` is one of ``ids``."""
+        schema, name = table.split(".")
+        query = sql.SQL("SELECT count(*) FROM {}.{} WHERE id = ANY(%s)").format(
+            sql.Identifier(schema), sql.Identifier(name)
+        )
+        with psycopg.connect(self.url(database)) as connection:
+            row = connection.execute(query, (ids,)).fetchone()
+        return int(row[0]) if row else 0
+
     def schema_rows(self, database: str, schema: str, *, live_only: bool) -> int:
         """Rows of every table of a schema (live only where the table marks deletes)."""
         with psycopg.connect(self.url(database)) as connection:

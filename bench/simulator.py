@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import requests
 from dap_sim import catalog
 from dap_sim.dataset import Dataset
@@ -29,6 +30,7 @@ from dap_sim.testing import SimServer, start_sim
 # and tap-dap's: the sim keys live jobs by table, format, mode, since and until.
 OFFICIAL_QUERY = {"format": "tsv", "mode": "condensed"}
 TAP_QUERY = {"format": "jsonl"}
+_DELETE = b'"D"'  # in every delete line of a JSONL job (meta.action), and in a few others
 
 
 @dataclass
@@ -37,6 +39,7 @@ class WarmJob:
     seconds: float  # from creation to complete: the simulator's production time
     records: int | None  # lines in its files (counted for JSONL only)
     at: str | None  # a snapshot's `at`
+    deleted_ids: list[int] | None = None  # the `id` of each delete line (counted JSONL)
 
 
 class Simulator:
@@ -109,19 +112,28 @@ class Simulator:
         if job["status"] == "failed":
             raise RuntimeError(f"dap-sim job for canvas.{table} {query} failed: {job['error']}")
         seconds = time.perf_counter() - start
-        records = self._count_lines(job) if count else None
-        return WarmJob(query, seconds, records, job.get("at"))
+        if not count:
+            return WarmJob(query, seconds, None, job.get("at"))
+        records, deleted_ids = self._count_lines(job)
+        return WarmJob(query, seconds, records, job.get("at"), deleted_ids)
 
-    def _count_lines(self, job: dict[str, Any]) -> int:
+    def _count_lines(self, job: dict[str, Any]) -> tuple[int, list[int]]:
+        """Lines of a JSONL job's files, and the key `id` of its deletes."""
         object_ids = [item["id"] for item in job["objects"]]
         urls = self._api("POST", "/dap/object/url", json=[{"id": i} for i in object_ids])["urls"]
         lines = 0
+        deleted_ids: list[int] = []
         for object_id in object_ids:
             with self._session.get(urls[object_id]["url"], stream=True, timeout=600) as answer:
                 answer.raise_for_status()
                 with gzip.GzipFile(fileobj=answer.raw) as text:
-                    lines += sum(1 for _ in text)
-        return lines
+                    for line in text:
+                        lines += 1
+                        if _DELETE in line:  # parsed only then: snapshots have none
+                            record = orjson.loads(line)
+                            if (record.get("meta") or {}).get("action") == "D":
+                                deleted_ids.append(record["key"]["id"])
+        return lines, deleted_ids
 
     def close(self) -> None:
         self._session.close()
