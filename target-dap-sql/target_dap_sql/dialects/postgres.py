@@ -8,10 +8,12 @@ jsonb), so PostgreSQL parses those values itself. A value a cast rejects is trac
 to its input line and column. The official DAP client's arrays take the stream's JSON
 arrays the same way, converted instead of cast (see `PostgresDialect.conversion`).
 
-BATCH files take the same path, read line by line in Python (gzip decoded by zlib).
-Measured on the benchmark's rows, letting DuckDB type records or BATCH files and stream
-them as CSV into COPY costs as much CPU as orjson plus psycopg's binary packing, and its
-threads compete with PostgreSQL for the cores: it was slower and needed 140 MB more.
+JSON lines BATCH files take the same path, read line by line in Python (gzip decoded by
+zlib). Measured on the benchmark's rows, letting DuckDB type records or JSON lines files
+and stream them as CSV into COPY costs as much CPU as orjson plus psycopg's binary
+packing, and its threads compete with PostgreSQL for the cores: it was slower and needed
+140 MB more. Parquet files are read by DuckDB as Arrow, which pgpq (Rust) encodes for a
+binary COPY, into the staging table or straight into the table (`load_new_rows`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import SplitResult
 
-import adbc_driver_postgresql.dbapi as adbc
 import duckdb
 import orjson
+import pgpq
 import psycopg
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 from psycopg.copy import Copy
 
 from target_dap_sql.batch_files import BatchFiles, BatchFilesStage
@@ -114,7 +114,7 @@ _STAGE_READ_TYPES = {
     Kind.BOOLEAN: "BOOLEAN",
 }
 # How DuckDB reads Parquet columns for a binary COPY straight into the table (see
-# `load_new_rows`): as the Arrow type ADBC writes in the column type's binary form.
+# `load_new_rows`): as the Arrow type pgpq writes in the column type's binary form.
 _DIRECT_READ_TYPES = {
     Kind.SMALLINT: "SMALLINT",
     Kind.INTEGER: "INTEGER",
@@ -129,7 +129,8 @@ _DIRECT_READ_TYPES = {
     Kind.UUID: "UUID",
     Kind.JSON: "JSON",
 }
-# Rows per Arrow batch from DuckDB to the COPY, and one DuckDB thread: measured on 400,000
+# Rows per Arrow batch from DuckDB to the COPY, and one DuckDB thread: measured (with ADBC's
+# encoder, before pgpq) on 400,000
 # submissions rows into a new table, 2,048 rows and one thread took 2.8 s at 174 MB of
 # RSS, 65,536 rows and two threads 4.1 s at 294 MB (DuckDB's threads take the cores the
 # COPY and the server need; larger batches are held whole).
@@ -335,7 +336,6 @@ class PostgresDialect(PostgresStyleMerge):
         self.active_stage: PostgresStage | None = None
         self._stage_count = 0
         self._reader: duckdb.DuckDBPyConnection | None = None  # Parquet files only
-        self._bulk: adbc.Connection | None = None
         # Staging tables are temp tables, cached in the session's temp_buffers (8 MB by
         # default): a batch that fits stays in memory instead of spilling to disk.
         self.execute("SET temp_buffers = '256MB'")
@@ -379,8 +379,6 @@ class PostgresDialect(PostgresStyleMerge):
 
     def close(self) -> None:
         self.connection.close()
-        if self._bulk is not None:
-            self._bulk.close()
         if self._reader is not None:
             self._reader.close()
 
@@ -705,8 +703,8 @@ class PostgresDialect(PostgresStyleMerge):
         return self.reader.execute(sql).fetchall()
 
     def _stage_parquet(self, stage: PostgresStage) -> None:
-        """Parquet files into the staging table: DuckDB reads them and renders the rows as
-        CSV (Arrow's writer), which one COPY loads. No Python per row."""
+        """Parquet files into the staging table through one binary COPY (`_copy_binary`).
+        No Python per row."""
         fields = [
             Field(source, c.name, _STAGE_READ_TYPES.get(c.kind, "VARCHAR"), c.kind)
             for source, c in zip(stage.sources, stage.columns, strict=True)
@@ -714,7 +712,7 @@ class PostgresDialect(PostgresStyleMerge):
         select = " UNION ALL ".join(file_parts(stage, fields))
         self.execute("SAVEPOINT sdc_parquet")
         try:
-            self._copy_csv(stage, fields, select)
+            self._copy_staged(stage, fields, select)
         except psycopg.errors.CharacterNotInRepertoire:  # NUL, which text cannot hold
             self.execute("ROLLBACK TO SAVEPOINT sdc_parquet")
             q = standard_quote
@@ -725,44 +723,35 @@ class PostgresDialect(PostgresStyleMerge):
                 for f in fields
             ]
             cleaned = f"SELECT {q(LINE)}, {q(TABLE_VERSION)}, {', '.join(values)} FROM ({select})"
-            self._copy_csv(stage, fields, cleaned)
+            self._copy_staged(stage, fields, cleaned)
             logger.warning(
                 "%s, BATCH file %s: removed NUL characters, which PostgreSQL cannot store",
                 stage.table.label(),
                 ", ".join(p.name for b in stage.batches for p in b.paths),
             )
 
-    def _copy_csv(self, stage: PostgresStage, fields: list[Field], select: str) -> None:
+    def _copy_staged(self, stage: PostgresStage, fields: list[Field], select: str) -> None:
         """DuckDB's rows of ``select`` (position, version, fields) into the staging table,
-        as CSV written by Arrow, through one COPY."""
+        whose column types are those the fields are read as (see `_STAGE_READ_TYPES`)."""
         columns = (LINE, TABLE_VERSION, *(f.name for f in fields))
         names = ", ".join(self.quote(name) for name in columns)
-        options = pa_csv.WriteOptions(include_header=False)
-        with (
-            self.connection.cursor() as cursor,
-            cursor.copy(f"COPY {stage.relation} ({names}) FROM STDIN (FORMAT csv)") as copy,
-        ):
-            try:
-                for batch in self.reader.sql(select).to_arrow_reader(_ARROW_BATCH_ROWS):
-                    sink = pa.BufferOutputStream()
-                    pa_csv.write_csv(batch, sink, options)
-                    copy.write(memoryview(sink.getvalue()))
-            except duckdb.Error as error:
-                raise read_error(stage, fields, error) from error
+        try:
+            self._copy_binary(f"COPY {stage.relation} ({names}) FROM STDIN (FORMAT BINARY)", select)
+        except duckdb.Error as error:
+            raise read_error(stage, fields, error) from error
 
     def load_new_rows(self, table: LoadTable, stage: Stage) -> BatchFacts | None:
         """Parquet files straight into a table that holds none of their keys: DuckDB reads
-        them as Arrow in the types of the table's columns, and ADBC's PostgreSQL driver
-        writes them with binary COPY, on a connection of its own.
+        them as Arrow in the types of the table's columns, and one binary COPY writes them
+        (`_copy_binary`), in the merge's own transaction.
 
         An initial load thereby writes each row once (no staging table, no INSERT ...
         SELECT: together half of its server time). DuckDB checks the batch first, as the
-        staged path's check would, and the check's DDL (a NOT NULL relaxed) commits
-        before the COPY, which would otherwise wait for its lock. A batch with deletes, a
-        column ADBC cannot write in the column's own binary form (inet, time, the official
-        client's arrays), or any failure of the COPY (a key already there, a value the
-        server refuses) leaves the batch to the staged path, which upserts it or names the
-        value it rejects; the COPY's own transaction is rolled back first.
+        staged path's check would (relaxing a NOT NULL in the same transaction). A batch
+        with deletes, a column with no binary form from Arrow here (inet, time, the
+        official client's arrays), or any failure of the COPY (a key already there, a
+        value the server refuses) leaves the batch to the staged path, which upserts it or
+        names the value it rejects; the COPY is rolled back to its savepoint first.
         """
         if not isinstance(stage, PostgresStage) or not stage.parquet:
             return None
@@ -782,7 +771,6 @@ class PostgresDialect(PostgresStyleMerge):
             raise read_error(stage, checked, error) from error
         if facts.deletes:
             return None
-        self.commit()
         fields, values = direct
         now = self.execute("SELECT CAST(CURRENT_TIMESTAMP AS text)")[0][0]
         select = (
@@ -790,17 +778,15 @@ class PostgresDialect(PostgresStyleMerge):
             f"CAST({standard_literal(str(now))} AS TIMESTAMPTZ) AS {standard_quote(BATCHED_AT)} "
             f"FROM ({' UNION ALL '.join(file_parts(stage, fields))}) AS d"
         )
-        connection = self.bulk_connection
+        names = ", ".join(self.quote(n) for n in (*(f.name for f in fields), TABLE_VERSION))
+        copy_sql = (
+            f"COPY {table.qualified} ({names}, {self.quote(BATCHED_AT)}) FROM STDIN (FORMAT BINARY)"
+        )
+        self.execute("SAVEPOINT sdc_new_rows")
         try:
-            with connection.cursor() as cursor:
-                reader = self.reader.sql(select).to_arrow_reader(_ARROW_BATCH_ROWS)
-                cursor.adbc_ingest(
-                    table.spec.name, reader, mode="append", db_schema_name=table.spec.schema
-                )
-            connection.commit()
+            self._copy_binary(copy_sql, select)
         except Exception as error:  # the staged path loads the batch or names what is wrong
-            with contextlib.suppress(Exception):
-                connection.rollback()
+            self.execute("ROLLBACK TO SAVEPOINT sdc_new_rows")
             logger.debug(
                 "%s: binary COPY of new rows failed (%s); merging",
                 table.label(),
@@ -808,6 +794,18 @@ class PostgresDialect(PostgresStyleMerge):
             )
             return None
         return facts
+
+    def _copy_binary(self, copy_sql: str, select: str) -> None:
+        """DuckDB's rows of ``select`` through one binary COPY: pgpq (Rust) encodes each
+        Arrow batch in the COPY's binary form, where each column's Arrow type gives its
+        PostgreSQL type's (see `_direct_values`)."""
+        reader = self.reader.sql(select).to_arrow_reader(_ARROW_BATCH_ROWS)
+        encoder = pgpq.ArrowToPostgresBinaryEncoder(reader.schema)
+        with self.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            copy.write(encoder.write_header())
+            for batch in reader:
+                copy.write(encoder.write_batch(batch))
+            copy.write(encoder.finish())
 
     def _direct_values(self, stage: PostgresStage) -> tuple[list[Field], list[str]] | None:
         """The fields DuckDB reads for `load_new_rows`, and each column's value as the
@@ -849,19 +847,6 @@ class PostgresDialect(PostgresStyleMerge):
                     if db_type.startswith("DECIMAL("):
                         seen.setdefault(name, set()).add(db_type)
         return {name: kinds.pop() for name, kinds in seen.items() if len(kinds) == 1}
-
-    @property
-    def bulk_connection(self) -> adbc.Connection:
-        """ADBC's PostgreSQL connection, for `load_new_rows` (opened on first use)."""
-        if self._bulk is None:
-            try:
-                self._bulk = adbc.connect(self.url.url)
-            except Exception as error:
-                raise TargetError(
-                    f"cannot connect to PostgreSQL at {self.url.redacted} for a bulk load: "
-                    f"{redact(str(error)).strip()}"
-                ) from error
-        return self._bulk
 
     def retry_with_more_memory(self, error: Exception) -> bool:
         return self.duckdb_memory.grow_after(self._reader, error)  # records need no DuckDB
