@@ -141,7 +141,9 @@ def test_unknown_table_is_404_with_kind_and_id(client: DapClient) -> None:
 
 
 def test_job_goes_waiting_running_complete(dap_sim_factory: Callable[..., SimServer]) -> None:
-    sim = dap_sim_factory(job_latency=1.5)
+    # a job waits for a third of its latency: 1.5 s of 4.5, room for a slow answer on a
+    # machine busy with other tests (at 1.5 s latency CI once saw "running" first)
+    sim = dap_sim_factory(job_latency=4.5)
     client = DapClient(sim.base_url, sim.client_id, sim.client_secret)
     response = client.post("/dap/query/canvas/table/accounts/data", {"format": "jsonl"})
     assert response.status_code == 202
